@@ -1,0 +1,242 @@
+// Command disq-server runs one disq node: a Disque-compatible job queue
+// server (RESP on port 7711).
+//
+//	disq-server [configfile|-] [--directive value ...]
+//
+// The configuration file uses Disque's format; "-" reads it from standard
+// input; command-line options are applied after the file and override it.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"disq/engine"
+	"disq/engine/config"
+	"disq/netpoll"
+)
+
+const usage = `Usage: disq-server [configfile|-] [--directive value ...]
+
+Runs one disq node: a Disque-compatible job queue server speaking RESP
+(default port 7711; the cluster bus listens on port+10000).
+
+  configfile      a Disque-style configuration file ("-" reads it from stdin)
+  --<directive>   any configuration directive, applied after the file, e.g.
+                    disq-server --port 7777 --bind 127.0.0.1
+                    disq-server /etc/disq.conf --loglevel verbose
+  --help, -h      show this help
+  --version, -v   show the version
+
+Examples:
+  disq-server                               # built-in defaults, port 7711
+  disq-server --bind 127.0.0.1 --port 7711  # what 'make run' starts
+  echo "port 7777" | disq-server -          # configuration from stdin
+
+disq always runs in the foreground and logs to standard output (or the
+'logfile' directive) through log/slog. SIGTERM and SIGINT shut it down
+cleanly. See README.md for every directive and command.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 1 {
+		switch args[0] {
+		case "--help", "-h", "help":
+			fmt.Fprint(stdout, usage)
+			return 0
+		case "--version", "-v":
+			fmt.Fprintf(stdout, "disq-server v=%s (Disque %s compatible)\n", engine.Version, engine.DisqueVersion)
+			return 0
+		}
+	}
+	cfg, err := config.Load(args, stdin)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if err := os.Chdir(cfg.Dir); err != nil {
+		fmt.Fprintf(stderr, "Can't chdir to '%s': %v\n", cfg.Dir, err)
+		return 1
+	}
+	logger, closeLog, err := newLogger(cfg, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "Can't open the log file: %v\n", err)
+		return 1
+	}
+	defer closeLog()
+	slog.SetDefault(logger)
+	startPprof(logger)
+
+	nodeID, err := loadNodeID(cfg.ClusterConfigFile)
+	if err != nil {
+		logger.Error("cannot use the cluster config file", "file", cfg.ClusterConfigFile, "err", err)
+		return 1
+	}
+
+	var (
+		srv      *netpoll.Server
+		stopOnce sync.Once
+		stopped  = make(chan struct{})
+	)
+	exe, _ := os.Executable()
+	eng := engine.New(cfg, engine.Options{
+		NodeID:     nodeID,
+		Logger:     logger,
+		Executable: exe,
+		Shutdown: func(bool) error {
+			stopOnce.Do(func() { close(stopped) })
+			return nil
+		},
+	})
+
+	addrs := listenAddrs(cfg)
+	if len(addrs) == 0 {
+		logger.Warn("no listener configured (port 0 and no unixsocket)")
+	} else {
+		srv, err = netpoll.Serve(eng.Handler(), netpoll.Options{
+			Addrs:     addrs,
+			Loops:     cfg.EventLoops,
+			KeepAlive: time.Duration(cfg.TCPKeepalive) * time.Second,
+			Logger:    logger,
+		})
+		if err != nil {
+			logger.Error("cannot listen", "addrs", strings.Join(addrs, ","), "err", err)
+			eng.Close()
+			return 1
+		}
+		if cfg.UnixSocket != "" && cfg.UnixSocketPerm != 0 {
+			_ = os.Chmod(cfg.UnixSocket, cfg.UnixSocketPerm)
+		}
+	}
+	logger.Info("disq-server started", "version", engine.Version, "pid", os.Getpid(),
+		"port", cfg.Port, "node", nodeID, "shards", eng.Shards(), "event_loops", loopsOf(cfg), "dir", cfg.Dir)
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case s := <-sig:
+		logger.Warn("received signal, shutting down", "signal", s.String())
+	case <-stopped:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if srv != nil {
+		_ = srv.Stop(ctx)
+	}
+	eng.Close()
+	if cfg.UnixSocket != "" {
+		_ = os.Remove(cfg.UnixSocket)
+	}
+	logger.Info("disq-server is now ready to exit, bye bye")
+	return 0
+}
+
+func loopsOf(cfg *config.Config) string {
+	if cfg.EventLoops > 0 {
+		return strconv.Itoa(cfg.EventLoops)
+	}
+	return "auto"
+}
+
+// listenAddrs builds gnet addresses from bind, port and unixsocket.
+func listenAddrs(cfg *config.Config) []string {
+	var out []string
+	if cfg.Port != 0 {
+		if len(cfg.Bind) == 0 {
+			out = append(out, "tcp://:"+strconv.Itoa(cfg.Port))
+		}
+		for _, b := range cfg.Bind {
+			out = append(out, "tcp://"+net.JoinHostPort(b, strconv.Itoa(cfg.Port)))
+		}
+	}
+	if cfg.UnixSocket != "" {
+		_ = os.Remove(cfg.UnixSocket)
+		out = append(out, "unix://"+cfg.UnixSocket)
+	}
+	return out
+}
+
+func newLogger(cfg *config.Config, stdout io.Writer) (*slog.Logger, func(), error) {
+	w := stdout
+	closeFn := func() {}
+	if cfg.Logfile != "" {
+		f, err := os.OpenFile(cfg.Logfile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return nil, nil, err
+		}
+		w = f
+		closeFn = func() { _ = f.Close() }
+	}
+	level := slog.LevelInfo
+	switch cfg.LogLevel {
+	case "debug":
+		level = slog.LevelDebug
+	case "verbose":
+		level = slog.LevelDebug + 2
+	case "warning":
+		level = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), closeFn, nil
+}
+
+// loadNodeID reads this node's ID from the cluster config file, or creates
+// the file with a new random ID. (The cluster work extends this file with
+// the known nodes.)
+func loadNodeID(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 3 && strings.Contains(f[2], "myself") && validNodeID(f[0]) {
+				return f[0], nil
+			}
+		}
+		return "", fmt.Errorf("no 'myself' entry in %s", path)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	var raw [20]byte
+	_, _ = rand.Read(raw[:])
+	id := hex.EncodeToString(raw[:])
+	line := id + " :0 myself 0 0 connected\n"
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(line), 0o644); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", err
+	}
+	_ = filepath.Clean(path)
+	return id, nil
+}
+
+func validNodeID(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,253 @@
+package engine
+
+import (
+	"disq/engine/job"
+	"disq/shard"
+)
+
+// ADDJOB <queue> <body> <ms-timeout> [REPLICATE n] [DELAY s] [RETRY s]
+// [TTL s] [MAXLEN n] [ASYNC] — validation in the spec's order.
+func cmdAddJob(s *Session, args [][]byte) {
+	var (
+		repl          int64 = -1
+		delay, maxlen int64
+		retry         int64 = -1
+		ttl           int64 = 86400
+		async         bool
+	)
+	for j := 4; j < len(args); j++ {
+		opt := args[j]
+		last := j == len(args)-1
+		switch {
+		case eqFold(opt, "replicate") && !last:
+			v, ok := parseInt(args[j+1])
+			if !ok || v <= 0 || v > 65535 {
+				s.replyError(errReplicate)
+				return
+			}
+			repl = v
+			j++
+		case eqFold(opt, "delay") && !last:
+			v, ok := parseInt(args[j+1])
+			if !ok || v < 0 {
+				s.replyError(errDelay)
+				return
+			}
+			delay = min(v, maxSeconds)
+			j++
+		case eqFold(opt, "retry") && !last:
+			v, ok := parseInt(args[j+1])
+			if !ok || v < 0 {
+				s.replyError(errRetry)
+				return
+			}
+			retry = min(v, maxSeconds)
+			j++
+		case eqFold(opt, "ttl") && !last:
+			v, ok := parseInt(args[j+1])
+			if !ok || v <= 0 {
+				s.replyError(errTTL)
+				return
+			}
+			ttl = min(v, maxSeconds)
+			j++
+		case eqFold(opt, "maxlen") && !last:
+			v, ok := parseInt(args[j+1])
+			if !ok || v <= 0 {
+				s.replyError(errMaxLenArg)
+				return
+			}
+			maxlen = v
+			j++
+		case eqFold(opt, "async"):
+			async = true
+		default:
+			s.replyError(errSyntax)
+			return
+		}
+	}
+	if _, msg := parseTimeout(args[3]); msg != "" {
+		s.replyError(msg)
+		return
+	}
+	size := int64(1) // cluster size: this node alone
+	if repl < 0 {
+		repl = min(3, size)
+	}
+	if repl > 1 && retry == 0 {
+		s.replyError(errRetryRepl)
+		return
+	}
+	if delay >= ttl {
+		s.replyError(errDelayTTL)
+		return
+	}
+	if retry < 0 {
+		retry = ttl / 10
+		if retry > 300 {
+			retry = 300
+		}
+		if retry == 0 {
+			retry = 1
+		}
+	}
+	reachable := int64(0) // other nodes usable for replication
+	if repl-1 > reachable {
+		s.replyError(errNoRepl)
+		return
+	}
+	queue := args[1]
+	slot := shard.Slot(s.tenant, queue)
+	op, _, _ := s.op(shard.Of(slot, len(s.e.shards)), shard.OpAddJob, queue, args[2])
+	op.Slot = slot
+	op.N = [6]int64{repl, delay, retry, ttl, maxlen}
+	if async {
+		op.Flags |= shard.FlagAsync
+	}
+}
+
+// GETJOB [NOHANG] [TIMEOUT ms] [COUNT n] [WITHCOUNTERS] FROM q1 q2 ...
+func cmdGetJob(s *Session, args [][]byte) {
+	var (
+		timeout, count int64 = 0, 1
+		flags          uint16
+		from           = -1
+	)
+	for j := 1; j < len(args); j++ {
+		opt := args[j]
+		last := j == len(args)-1
+		switch {
+		case eqFold(opt, "nohang"):
+			flags |= shard.FlagNoHang
+		case eqFold(opt, "withcounters"):
+			flags |= shard.FlagWithCounters
+		case eqFold(opt, "timeout") && !last:
+			v, msg := parseTimeout(args[j+1])
+			if msg != "" {
+				s.replyError(msg)
+				return
+			}
+			timeout = v
+			j++
+		case eqFold(opt, "count") && !last:
+			v, ok := parseInt(args[j+1])
+			if !ok || v <= 0 {
+				s.replyError(errCount)
+				return
+			}
+			count = v
+			j++
+		case eqFold(opt, "from"):
+			from = j + 1
+			j = len(args)
+		default:
+			s.replyError(errSyntax)
+			return
+		}
+	}
+	if from < 0 || from >= len(args) {
+		s.replyError(errSyntax)
+		return
+	}
+	queues := args[from:]
+	n := len(s.e.shards)
+	first := shard.Of(shard.Slot(s.tenant, queues[0]), n)
+	single := true
+	for _, q := range queues[1:] {
+		if shard.Of(shard.Slot(s.tenant, q), n) != first {
+			single = false
+			break
+		}
+	}
+	if !single {
+		s.getJobMulti(queues, count, timeout, flags)
+		return
+	}
+	op, _, _ := s.op(first, shard.OpGetJob, queues...)
+	op.N[0], op.N[1] = count, timeout
+	op.Flags = flags
+	if flags&shard.FlagNoHang == 0 {
+		s.block(op.Seq, first)
+	}
+}
+
+// block marks the session blocked on request seq: nothing else is parsed
+// until its reply is written (Disque executes nothing for a blocked client).
+func (s *Session) block(seq uint32, shards ...int) {
+	s.blocking = true
+	s.blockSeq = seq
+	s.blockShards = append(s.blockShards[:0], shards...)
+}
+
+func opCancel(s *Session) shard.Op { return shard.Op{Kind: shard.OpCancel, Sess: s} }
+
+// idsCommand validates every job ID (all of them, before doing anything),
+// groups them by shard and sends one op per shard; the reply is the sum of
+// the shards' counts.
+func idsCommand(s *Session, args [][]byte, sub uint8) {
+	ids := args[1:]
+	for _, id := range ids {
+		if !job.ValidID(id) {
+			s.replyError(errBadID)
+			return
+		}
+	}
+	if len(ids) == 0 {
+		s.replyInt(0)
+		return
+	}
+	n := len(s.e.shards)
+	first := shard.Of(job.SlotOfText(ids[0]), n)
+	same := true
+	for _, id := range ids[1:] {
+		if shard.Of(job.SlotOfText(id), n) != first {
+			same = false
+			break
+		}
+	}
+	if same {
+		op, _, _ := s.op(first, shard.OpIDs, ids...)
+		op.Sub = sub
+		return
+	}
+	seq, sl := s.alloc()
+	sl.parts = 0
+	var byShard [][][]byte
+	for _, id := range ids {
+		i := shard.Of(job.SlotOfText(id), n)
+		for len(byShard) <= i {
+			byShard = append(byShard, nil)
+		}
+		byShard[i] = append(byShard[i], id)
+	}
+	for i, list := range byShard {
+		if len(list) == 0 {
+			continue
+		}
+		op := s.opIn(s.ls.batch(i), seq, shard.OpIDs, list...)
+		op.Sub = sub
+		sl.parts++
+	}
+}
+
+func cmdAckJob(s *Session, args [][]byte)  { idsCommand(s, args, shard.IDAck) }
+func cmdFastAck(s *Session, args [][]byte) { idsCommand(s, args, shard.IDFastAck) }
+func cmdDelJob(s *Session, args [][]byte)  { idsCommand(s, args, shard.IDDel) }
+func cmdNack(s *Session, args [][]byte)    { idsCommand(s, args, shard.IDNack) }
+func cmdEnqueue(s *Session, args [][]byte) { idsCommand(s, args, shard.IDEnqueue) }
+func cmdDequeue(s *Session, args [][]byte) { idsCommand(s, args, shard.IDDequeue) }
+
+// oneID routes a single-ID command.
+func oneID(s *Session, args [][]byte, kind shard.Kind) {
+	id := args[1]
+	if !job.ValidID(id) {
+		s.replyError(errBadID)
+		return
+	}
+	s.op(shard.Of(job.SlotOfText(id), len(s.e.shards)), kind, id)
+}
+
+func cmdWorking(s *Session, args [][]byte) { oneID(s, args, shard.OpWorking) }
+func cmdShow(s *Session, args [][]byte)    { oneID(s, args, shard.OpShow) }
+
+func cmdLoadJob(s *Session, args [][]byte) { s.replyError(errLoadJob) }

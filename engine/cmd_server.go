@@ -1,0 +1,287 @@
+package engine
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"disq/engine/config"
+	"disq/netpoll/resp"
+	"disq/shard"
+)
+
+func cmdPing(s *Session, args [][]byte) {
+	switch len(args) {
+	case 1:
+		s.replySimple("PONG")
+	case 2:
+		s.replyBulk(args[1])
+	default:
+		s.replyError(errArity("ping"))
+	}
+}
+
+// AUTH <password> (requirepass).
+func cmdAuth(s *Session, args [][]byte) {
+	pass := s.e.Config().RequirePass
+	if pass == "" {
+		s.replyError(errNoPassSet)
+		return
+	}
+	if checkPassword(args[1], pass) {
+		s.authed = true
+		s.replyOK()
+		return
+	}
+	s.authed = false
+	s.replyError(errInvalidPass)
+}
+
+// HELLO: this node only (the cluster adds its peers).
+func cmdHello(s *Session, args [][]byte) {
+	cfg := s.e.Config()
+	b := s.reply()
+	d := resp.AppendArray(*b, 3)
+	d = resp.AppendInt(d, 1)
+	d = resp.AppendBulkString(d, s.e.nodeID)
+	d = resp.AppendArray(d, 4)
+	d = resp.AppendBulkString(d, s.e.nodeID)
+	d = resp.AppendBulkString(d, "") // our IP is unknown until a peer connects
+	d = resp.AppendBulkString(d, strconv.Itoa(cfg.Port))
+	d = resp.AppendBulkString(d, "1")
+	*b = d
+}
+
+func cmdInfo(s *Session, args [][]byte) {
+	if len(args) > 2 {
+		s.replyError(errSyntax)
+		return
+	}
+	sec := ""
+	if len(args) == 2 {
+		sec = string(args[1])
+	}
+	s.replyBulk([]byte(s.e.info(sec)))
+}
+
+func cmdTime(s *Session, args [][]byte) {
+	now := time.Now()
+	b := s.reply()
+	d := resp.AppendArray(*b, 2)
+	d = resp.AppendBulkString(d, strconv.FormatInt(now.Unix(), 10))
+	d = resp.AppendBulkString(d, strconv.Itoa(now.Nanosecond()/1000))
+	*b = d
+}
+
+// COMMAND [INFO name... | COUNT]
+func cmdCommand(s *Session, args [][]byte) {
+	e := s.e
+	switch {
+	case len(args) == 1:
+		b := s.reply()
+		d := resp.AppendArray(*b, len(e.cmdList))
+		for _, c := range e.cmdList {
+			d = appendCommandInfo(d, c)
+		}
+		*b = d
+	case eqFold(args[1], "info"):
+		b := s.reply()
+		d := resp.AppendArray(*b, len(args)-2)
+		for _, name := range args[2:] {
+			var kb [32]byte
+			key, ok := lookupKey(&kb, name)
+			var c *Command
+			if ok {
+				c = e.cmds[string(key)]
+			}
+			if c == nil {
+				d = resp.AppendNullBulk(d)
+			} else {
+				d = appendCommandInfo(d, c)
+			}
+		}
+		*b = d
+	case eqFold(args[1], "count") && len(args) == 2:
+		s.replyInt(int64(len(e.cmdList)))
+	default:
+		s.replyError(errCommandSub)
+	}
+}
+
+func appendCommandInfo(d []byte, c *Command) []byte {
+	d = resp.AppendArray(d, 6)
+	d = resp.AppendBulkString(d, c.Name)
+	d = resp.AppendInt(d, int64(c.Arity))
+	n := 0
+	for _, f := range flagNames {
+		if c.Flags&f.f != 0 {
+			n++
+		}
+	}
+	d = resp.AppendArray(d, n)
+	for _, f := range flagNames {
+		if c.Flags&f.f != 0 {
+			d = resp.AppendSimple(d, f.name)
+		}
+	}
+	d = resp.AppendInt(d, 0)
+	d = resp.AppendInt(d, 0)
+	return resp.AppendInt(d, 0)
+}
+
+// SHUTDOWN [REWRITE-AOF]: the client gets no reply; the process exits.
+func cmdShutdown(s *Session, args [][]byte) {
+	rewrite := false
+	switch {
+	case len(args) == 1:
+	case len(args) == 2 && eqFold(args[1], "rewrite-aof"):
+		rewrite = true
+	default:
+		s.replyError(errSyntax)
+		return
+	}
+	if s.e.opts.Shutdown == nil {
+		s.replyError("ERR Errors trying to SHUTDOWN. Check logs.")
+		return
+	}
+	s.e.log.Warn("user requested shutdown", "addr", s.conn.RemoteAddr())
+	go func() { _ = s.e.opts.Shutdown(rewrite) }()
+}
+
+// DEBUG FLUSHALL | SLEEP <seconds> | ERROR <text> | ...
+func cmdDebug(s *Session, args [][]byte) {
+	sub := args[1]
+	switch {
+	case eqFold(sub, "flushall") && len(args) == 2:
+		seq, sl := s.alloc()
+		sl.parts = int32(len(s.e.shards))
+		sl.gather = func(s *Session, _ uint32, sl *slot, r *shard.Reply, _ []byte) {
+			if sl.parts--; sl.parts <= 0 {
+				sl.buf = resp.AppendSimple(sl.buf[:0], "OK")
+				s.finish(sl)
+			}
+		}
+		for i := range s.e.shards {
+			s.opIn(s.ls.batch(i), seq, shard.OpFlush)
+		}
+	case eqFold(sub, "sleep") && len(args) == 3:
+		secs, err := strconv.ParseFloat(string(args[2]), 64)
+		if err != nil {
+			s.replyError(errDebugSleepTime)
+			return
+		}
+		// DEBUG SLEEP blocks the whole server in Disque; here it blocks
+		// this event loop (its clients), not the shards.
+		time.Sleep(time.Duration(secs * float64(time.Second)))
+		s.replyOK()
+	case eqFold(sub, "error") && len(args) == 3:
+		s.replyError(string(args[2]))
+	default:
+		s.replyError("ERR Unknown DEBUG subcommand or wrong number of arguments for '" + string(sub) + "'")
+	}
+}
+
+// CONFIG GET | SET | RESETSTAT | REWRITE
+func cmdConfig(s *Session, args [][]byte) {
+	e := s.e
+	sub := args[1]
+	wrong := func() { s.replyError("ERR Wrong number of arguments for CONFIG " + string(sub)) }
+	switch {
+	case eqFold(sub, "get"):
+		if len(args) != 3 {
+			wrong()
+			return
+		}
+		kv := e.Config().Get(string(args[2]))
+		b := s.reply()
+		d := resp.AppendArray(*b, len(kv))
+		for _, x := range kv {
+			d = resp.AppendBulkString(d, x)
+		}
+		*b = d
+	case eqFold(sub, "set"):
+		if len(args) != 4 {
+			wrong()
+			return
+		}
+		if err := e.configSet(string(args[2]), string(args[3])); err != nil {
+			s.replyError("ERR " + err.Error())
+			return
+		}
+		s.replyOK()
+	case eqFold(sub, "resetstat"):
+		if len(args) != 2 {
+			wrong()
+			return
+		}
+		e.resetStats()
+		s.replyOK()
+	case eqFold(sub, "rewrite"):
+		if len(args) != 2 {
+			wrong()
+			return
+		}
+		cfg := e.Config()
+		if cfg.ConfigFile == "" {
+			s.replyError("ERR The server is running without a config file")
+			return
+		}
+		if err := config.Rewrite(cfg.ConfigFile, cfg); err != nil {
+			s.replyError("ERR Rewriting config file: " + err.Error())
+			return
+		}
+		s.replyOK()
+	default:
+		s.replyError("ERR CONFIG subcommand must be one of GET, SET, RESETSTAT, REWRITE")
+	}
+}
+
+// configSet validates and swaps in a new configuration, then applies what
+// takes effect at once.
+func (e *Engine) configSet(name, value string) error {
+	for {
+		old := e.Config()
+		nc, err := old.Set(name, value)
+		if err != nil {
+			return err
+		}
+		if e.cfg.CompareAndSwap(old, nc) {
+			if strings.EqualFold(name, "requirepass") {
+				e.log.Info("requirepass changed")
+			}
+			return nil
+		}
+	}
+}
+
+func (e *Engine) resetStats() {
+	st := &e.stats
+	for _, c := range []*int64{} {
+		_ = c
+	}
+	st.connections.Store(0)
+	st.commands.Store(0)
+	st.netIn.Store(0)
+	st.netOut.Store(0)
+	st.rejected.Store(0)
+	st.opsPrev.Store(0)
+	st.inPrev.Store(0)
+	st.outPrev.Store(0)
+	for i := range e.cmdStats {
+		e.cmdStats[i].calls.Store(0)
+		e.cmdStats[i].usec.Store(0)
+	}
+}
+
+func notImplemented(what string) func(s *Session, args [][]byte) {
+	return func(s *Session, args [][]byte) { s.replyError(errNotImplemented(what)) }
+}
+
+var (
+	cmdMonitor      = notImplemented("MONITOR")
+	cmdCluster      = notImplemented("CLUSTER")
+	cmdClient       = notImplemented("CLIENT")
+	cmdSlowlog      = notImplemented("SLOWLOG")
+	cmdLatency      = notImplemented("LATENCY")
+	cmdBgRewriteAOF = notImplemented("BGREWRITEAOF (persistence)")
+)

@@ -1,0 +1,331 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"disq/engine/config"
+	"disq/netpoll"
+	"disq/netpoll/resp"
+	"disq/shard"
+)
+
+// Options are the parts of the server the engine needs besides its
+// configuration.
+type Options struct {
+	NodeID     string // 40 lowercase hex characters
+	Logger     *slog.Logger
+	Executable string
+	// Shutdown is called (on its own goroutine) by SHUTDOWN; it must stop
+	// the process after a clean shutdown.
+	Shutdown func(rewriteAOF bool) error
+}
+
+// Engine is the command layer of one node.
+type Engine struct {
+	cfg    atomic.Pointer[config.Config]
+	opts   Options
+	log    *slog.Logger
+	shards []*shard.Shard
+	nodeID string
+	runID  string
+	start  time.Time
+
+	cmds     map[string]*Command
+	cmdList  []*Command // table order, renames applied
+	cmdStats []cmdStat
+
+	loopsMu sync.Mutex
+	loops   []*loopState
+
+	clients      atomic.Int64
+	nextClientID atomic.Uint64
+	inflight     atomic.Int64 // bytes of arguments in shards, node-wide
+
+	stats engineStats
+	mem   memStats
+
+	stopCron chan struct{}
+	cronDone chan struct{}
+}
+
+type cmdStat struct {
+	calls atomic.Int64
+	usec  atomic.Int64
+	_     [48]byte
+}
+
+type engineStats struct {
+	connections atomic.Int64 // total_connections_received
+	commands    atomic.Int64 // total_commands_processed
+	netIn       atomic.Int64
+	netOut      atomic.Int64
+	rejected    atomic.Int64
+	opsPrev     atomic.Int64 // for instantaneous_ops_per_sec
+	opsRate     atomic.Int64
+	inPrev      atomic.Int64
+	inRate      atomic.Int64
+	outPrev     atomic.Int64
+	outRate     atomic.Int64
+}
+
+// Per-connection and node-wide limits on requests handed to shards and not
+// yet answered; past them a session stops parsing until replies return.
+const (
+	maxInflight      = 1024
+	maxInflightBytes = 64 << 20
+)
+
+// New creates the engine and starts its shards.
+func New(cfg *config.Config, opts Options) *Engine {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	e := &Engine{opts: opts, log: opts.Logger, nodeID: opts.NodeID, start: time.Now(),
+		stopCron: make(chan struct{}), cronDone: make(chan struct{})}
+	e.cfg.Store(cfg)
+	var rid [20]byte
+	_, _ = rand.Read(rid[:])
+	e.runID = hex.EncodeToString(rid[:])
+	n := cfg.Shards
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	for i := 0; i < n; i++ {
+		s := shard.New(shard.Config{Index: i, Shards: n, NodeID: opts.NodeID})
+		e.shards = append(e.shards, s)
+		go s.Run()
+	}
+	e.buildCommands(cfg)
+	e.mem.sample()
+	go e.cron()
+	return e
+}
+
+// Config returns the current configuration (immutable; CONFIG SET swaps it).
+func (e *Engine) Config() *config.Config { return e.cfg.Load() }
+
+// Shards returns the number of shards.
+func (e *Engine) Shards() int { return len(e.shards) }
+
+// NodeID returns this node's 40-character ID.
+func (e *Engine) NodeID() string { return e.nodeID }
+
+// Close stops the shards and the background tasks.
+func (e *Engine) Close() {
+	close(e.stopCron)
+	<-e.cronDone
+	for _, s := range e.shards {
+		s.Stop()
+	}
+}
+
+func (e *Engine) buildCommands(cfg *config.Config) {
+	e.cmds = make(map[string]*Command)
+	for _, c := range commandTable() {
+		name := c.Name
+		if nn, ok := cfg.RenameCommands[upper(c.Name)]; ok {
+			if nn == "" {
+				continue // removed
+			}
+			name = lower(nn)
+		}
+		c.id = len(e.cmdList)
+		e.cmdList = append(e.cmdList, c)
+		e.cmds[name] = c
+	}
+	e.cmdStats = make([]cmdStat, len(e.cmdList))
+}
+
+func upper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c - 'A' + 'a'
+		}
+	}
+	return string(b)
+}
+
+// loopState is the engine's state for one event loop: its completion queue,
+// the batches being filled for each shard during a pass, and its sessions.
+// Only that loop's goroutine touches it (the ReplyQueue is the exception:
+// shards push into it).
+type loopState struct {
+	e         *Engine
+	loop      netpoll.Loop
+	rq        shard.ReplyQueue
+	batches   []*shard.Batch // per shard, nil when empty
+	taken     []*shard.ReplyBatch
+	dirty     []*Session
+	sessions  map[*Session]struct{}
+	throttled []*Session // waiting for the node-wide in-flight budget
+	lim       resp.Limits
+	scratch   []byte
+}
+
+func (e *Engine) loopFor(l netpoll.Loop) *loopState {
+	e.loopsMu.Lock()
+	defer e.loopsMu.Unlock()
+	for len(e.loops) <= l.Index() {
+		e.loops = append(e.loops, nil)
+	}
+	ls := e.loops[l.Index()]
+	if ls == nil {
+		ls = &loopState{e: e, loop: l, batches: make([]*shard.Batch, len(e.shards)),
+			sessions: make(map[*Session]struct{})}
+		ls.rq.Wake = func() { _ = l.Execute(ls.drain) }
+		e.loops[l.Index()] = ls
+	}
+	return ls
+}
+
+// batch returns the batch being filled for shard i.
+func (ls *loopState) batch(i int) *shard.Batch {
+	b := ls.batches[i]
+	if b == nil {
+		b = shard.GetBatch()
+		ls.batches[i] = b
+	}
+	return b
+}
+
+// push hands every non-empty batch to its shard.
+func (ls *loopState) push() {
+	for i, b := range ls.batches {
+		if b != nil {
+			ls.batches[i] = nil
+			ls.e.shards[i].Push(b)
+		}
+	}
+}
+
+// drain runs on the loop: it takes every reply batch the shards completed,
+// places each reply in its session and writes what is in order.
+func (ls *loopState) drain() {
+	ls.taken = ls.rq.Take(ls.taken[:0])
+	for _, rb := range ls.taken {
+		for i := range rb.Items {
+			r := &rb.Items[i]
+			s := r.Sess.(*Session)
+			s.complete(r, rb.Bytes(r))
+			if !s.dirty {
+				s.dirty = true
+				ls.dirty = append(ls.dirty, s)
+			}
+		}
+		rb.Release()
+	}
+	clear(ls.taken)
+	for _, s := range ls.dirty {
+		s.dirty = false
+		s.flush()
+	}
+	clear(ls.dirty)
+	ls.dirty = ls.dirty[:0]
+	if len(ls.throttled) > 0 && ls.e.inflight.Load() < ls.e.inflightBudget() {
+		ls.wakeThrottled()
+	}
+	ls.push() // ops created by multi-phase requests
+}
+
+func (ls *loopState) wakeThrottled() {
+	for _, s := range ls.throttled {
+		s.throttled = false
+		if !s.closed {
+			_ = s.conn.Wake()
+		}
+	}
+	clear(ls.throttled)
+	ls.throttled = ls.throttled[:0]
+}
+
+// inflightBudget is the node-wide cap on argument bytes waiting in shards.
+func (e *Engine) inflightBudget() int64 {
+	m := e.Config().MaxMemory / 4
+	if m < 256<<20 {
+		m = 256 << 20
+	}
+	return m
+}
+
+// cron runs background work every 1000/hz ms: per-loop client checks
+// (idle timeout, output limits, throttled sessions), memory sampling and
+// instantaneous rates.
+func (e *Engine) cron() {
+	defer close(e.cronDone)
+	for {
+		hz := e.Config().Hz
+		if hz < 1 {
+			hz = 10
+		}
+		select {
+		case <-e.stopCron:
+			return
+		case <-time.After(time.Second / time.Duration(hz)):
+		}
+		e.mem.sample()
+		e.rates(hz)
+		e.loopsMu.Lock()
+		loops := append([]*loopState(nil), e.loops...)
+		e.loopsMu.Unlock()
+		for _, ls := range loops {
+			if ls != nil {
+				_ = ls.loop.Execute(ls.cron)
+			}
+		}
+	}
+}
+
+func (e *Engine) rates(hz int) {
+	update := func(cur int64, prev, rate *atomic.Int64) {
+		p := prev.Swap(cur)
+		rate.Store((cur - p) * int64(hz))
+	}
+	update(e.stats.commands.Load(), &e.stats.opsPrev, &e.stats.opsRate)
+	update(e.stats.netIn.Load(), &e.stats.inPrev, &e.stats.inRate)
+	update(e.stats.netOut.Load(), &e.stats.outPrev, &e.stats.outRate)
+}
+
+// cron runs on the loop.
+func (ls *loopState) cron() {
+	cfg := ls.e.Config()
+	now := time.Now()
+	var longestOut, biggestIn int64
+	for s := range ls.sessions {
+		if s.closed {
+			continue
+		}
+		if cfg.Timeout > 0 && !s.waiting() && now.Sub(s.lastActive) > time.Duration(cfg.Timeout)*time.Second {
+			ls.e.log.Debug("closing idle client", "addr", s.conn.RemoteAddr())
+			s.closeNow()
+			continue
+		}
+		s.checkOutput(cfg, now)
+		if n := int64(s.conn.OutboundBuffered()); n > longestOut {
+			longestOut = n
+		}
+		if n := int64(s.conn.InboundBuffered()); n > biggestIn {
+			biggestIn = n
+		}
+	}
+	ls.e.mem.loopMax(ls.loop.Index(), longestOut, biggestIn)
+	if len(ls.throttled) > 0 && ls.e.inflight.Load() < ls.e.inflightBudget() {
+		ls.wakeThrottled()
+	}
+}

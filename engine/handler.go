@@ -1,0 +1,154 @@
+package engine
+
+import (
+	"crypto/subtle"
+	"time"
+
+	"disq/netpoll"
+	"disq/netpoll/resp"
+)
+
+// Handler returns the engine as a netpoll.Handler.
+func (e *Engine) Handler() netpoll.Handler { return handler{e} }
+
+type handler struct{ e *Engine }
+
+func (h handler) Open(c netpoll.Conn) ([]byte, bool) {
+	e := h.e
+	e.stats.connections.Add(1)
+	if e.clients.Load() >= int64(e.Config().MaxClients) {
+		e.stats.rejected.Add(1)
+		return resp.AppendError(nil, errMaxClients), true
+	}
+	e.clients.Add(1)
+	ls := e.loopFor(c.Loop())
+	s := newSession(e, ls, c)
+	ls.sessions[s] = struct{}{}
+	c.SetContext(s)
+	return nil, false
+}
+
+func (h handler) Closed(c netpoll.Conn, err error) {
+	s, ok := c.Context().(*Session)
+	if !ok || s.closed {
+		return
+	}
+	s.closed = true
+	h.e.clients.Add(-1)
+	delete(s.ls.sessions, s)
+	if s.blocking {
+		// Drop its waiters; a shard that already answered will find the
+		// session closed.
+		s.blockClaim.Cancel()
+		for _, i := range s.blockShards {
+			b := s.ls.batch(i)
+			b.Ops = append(b.Ops, opCancel(s))
+		}
+		s.ls.push()
+	}
+	if s.inflightBytes != 0 {
+		h.e.inflight.Add(-s.inflightBytes)
+		s.inflightBytes = 0
+	}
+}
+
+func (h handler) Traffic(c netpoll.Conn, in []byte) (int, bool) {
+	s, ok := c.Context().(*Session)
+	if !ok {
+		return 0, true
+	}
+	e := h.e
+	cfg := e.Config()
+	if int64(len(in)) > cfg.ClientQueryBufferLimit {
+		e.log.Warn("closing client over the query buffer limit", "addr", c.RemoteAddr(),
+			"bytes", len(in), "limit", cfg.ClientQueryBufferLimit)
+		return 0, true
+	}
+	used := 0
+	if len(in) >= s.need {
+		s.need = 0
+		s.ls.lim.MaxArgs = resp.DefaultMaxArgs
+		s.ls.lim.MaxBulkLen = cfg.ProtoMaxBulkLen
+		for s.canParse() {
+			if e.inflight.Load() >= e.inflightBudget() && s.pending() > 0 {
+				if !s.throttled {
+					s.throttled = true
+					s.ls.throttled = append(s.ls.throttled, s)
+				}
+				break
+			}
+			args, n, err := resp.ReadCommand(in[used:], s.args[:0], &s.ls.lim)
+			if err != nil {
+				s.replyError(err.Error())
+				s.closeAfter = true
+				e.log.Debug("protocol error", "addr", c.RemoteAddr(), "err", err.Error())
+				break
+			}
+			if n <= 0 {
+				s.need = -n
+				break
+			}
+			used += n
+			s.args = args[:0]
+			if len(args) > 0 {
+				s.dispatch(args)
+			}
+		}
+	}
+	if used > 0 {
+		e.stats.netIn.Add(int64(used))
+		s.lastActive = time.Now()
+	}
+	if used < len(in) && !s.closeAfter {
+		s.stalled = true
+	}
+	s.ls.push()
+	s.flush()
+	if s.closeAfter && s.head == s.tail {
+		return used, true
+	}
+	return used, false
+}
+
+// dispatch runs the generic request pipeline of the spec (commands.md 1.4)
+// and then the command's handler.
+func (s *Session) dispatch(args [][]byte) {
+	e := s.e
+	e.stats.commands.Add(1)
+	name := args[0]
+	if eqFold(name, "quit") {
+		s.replyOK()
+		s.closeAfter = true
+		return
+	}
+	var kb [32]byte
+	key, ok := lookupKey(&kb, name)
+	var cmd *Command
+	if ok {
+		cmd = e.cmds[string(key)]
+	}
+	if cmd == nil {
+		s.replyError(errUnknownCommand(name))
+		return
+	}
+	if (cmd.Arity > 0 && len(args) != cmd.Arity) || (cmd.Arity < 0 && len(args) < -cmd.Arity) {
+		s.replyError(errArity(cmd.Name))
+		return
+	}
+	if !s.authed && cmd.Name != "auth" {
+		s.replyError(errNoAuth)
+		return
+	}
+	if cmd.Flags&FlagDenyOOM != 0 && e.mem.oom(e.Config()) {
+		s.replyError(errOOM)
+		return
+	}
+	e.cmdStats[cmd.id].calls.Add(1)
+	s.lastCmd = cmd.Name
+	cmd.Handler(s, args)
+}
+
+// checkPassword compares in constant time.
+func checkPassword(given []byte, want string) bool {
+	return len(want) > 0 && subtle.ConstantTimeCompare(given, []byte(want)) == 1
+}

@@ -1,0 +1,377 @@
+package shard
+
+import (
+	"disq/engine/job"
+	"disq/netpoll/resp"
+)
+
+// exec runs one op. Replies (or reply codes) go to op.RQ.
+func (s *Shard) exec(b *Batch, op *Op) {
+	switch op.Kind {
+	case OpAddJob:
+		s.addJob(b, op)
+	case OpGetJob:
+		s.getJob(b, op)
+	case OpIDs:
+		s.ids(b, op)
+	case OpWorking:
+		s.working(b, op)
+	case OpShow:
+		s.show(b, op)
+	case OpQLen:
+		n := 0
+		if q := s.lookupQueue(op.Tenant, b.arg(op.A)); q != nil {
+			n = q.live
+		}
+		rb := s.begin(op.RQ)
+		start := len(rb.Data)
+		rb.Data = resp.AppendInt(rb.Data, int64(n))
+		end(rb, op.Sess, op.Seq, start, OK, 0)
+	case OpQPeek:
+		s.qpeek(b, op)
+	case OpQStat:
+		s.qstat(b, op)
+	case OpPause:
+		s.pause(b, op)
+	case OpCounts:
+		s.counts(b, op)
+	case OpPopN:
+		s.popN(b, op)
+	case OpCancel:
+		s.cancel(op.Sess)
+	case OpFlush:
+		s.flushAll()
+		s.replyCode(op, Part)
+	case OpQScan:
+		s.qscan(b, op)
+	case OpJScan:
+		s.jscan(b, op)
+	case OpSync:
+		s.replyCode(op, Part)
+	}
+}
+
+// addJob creates a job (ADDJOB on the immediate path: REPLICATE 1 on this
+// node, or ASYNC). The engine has validated the options.
+func (s *Shard) addJob(b *Batch, op *Op) {
+	name, body := b.arg(op.A), b.arg(op.A+1)
+	repl, delay, retry, ttl, maxlen := op.N[0], op.N[1], op.N[2], op.N[3], op.N[4]
+	q := s.lookupQueue(op.Tenant, name)
+	if maxlen > 0 && q != nil && int64(q.live) >= maxlen {
+		s.replyCode(op, ErrMaxLen)
+		return
+	}
+	if q != nil && q.pause&pauseIn != 0 {
+		s.replyCode(op, ErrPaused)
+		return
+	}
+	if q == nil {
+		q = s.getQueue(op.Tenant, name)
+	}
+	var rnd [18]byte
+	s.random(rnd[:])
+	// 132 random bits from a ChaCha8 generator seeded from crypto/rand make
+	// a collision practically impossible (the spec's "Internal error
+	// creating the job" path); checking the index would cost a failed
+	// lookup per job.
+	id := job.MakeID(s.prefix, op.Slot, &rnd, ttl, retry)
+	now := s.now
+	ct := uint64(now) * 1_000_000
+	if ct <= s.lastCT {
+		ct = s.lastCT + 1
+	}
+	s.lastCT = ct
+	i, j := s.st.alloc()
+	j.ID = id
+	j.CTime = ct
+	j.Expire = now + job.Millis(ttl)*1000
+	j.Delay, j.Retry, j.Repl = uint32(delay), uint32(retry), uint16(repl)
+	j.Tenant = op.Tenant
+	j.Queue = q.id
+	j.Body, j.BodyLen = s.ar.put(body), uint32(len(body))
+	q.refs++
+	s.st.insert(i)
+	s.Stats.Created.Add(1)
+	rb := s.begin(op.RQ)
+	start := len(rb.Data)
+	rb.Data = append(rb.Data, '+')
+	rb.Data = j.ID.AppendText(rb.Data)
+	rb.Data = append(rb.Data, '\r', '\n')
+	end(rb, op.Sess, op.Seq, start, OK, 0)
+	// Apply after the reply is written: serving a blocked client may reuse
+	// the record's queue right away, and the reply order does not matter
+	// across connections.
+	_, _ = s.apply(i, j, job.Event{Kind: job.EvAdd})
+}
+
+// ids runs ACKJOB, FASTACK, NACK, ENQUEUE, DEQUEUE and DELJOB on the IDs of
+// this shard and replies a Part with the count.
+func (s *Shard) ids(b *Batch, op *Op) {
+	n := int64(0)
+	for a := op.A; a < op.B; a++ {
+		i, j := s.find(b.arg(a), op.Tenant)
+		if i == 0 {
+			continue // unknown: single node, no dummy ACK / broadcast
+		}
+		var err error
+		switch op.Sub {
+		case IDAck:
+			_, err = s.apply(i, j, job.Event{Kind: job.EvAck})
+			if err == nil {
+				s.Stats.Acked.Add(1)
+				s.gc(i, j)
+			} else if j.State == job.Acked {
+				s.gc(i, j) // already acked: a new GC attempt
+			}
+		case IDFastAck, IDDel:
+			_, err = s.apply(i, j, job.Event{Kind: job.EvDelete})
+		case IDNack:
+			_, err = s.apply(i, j, job.Event{Kind: job.EvNack})
+		case IDEnqueue:
+			_, err = s.apply(i, j, job.Event{Kind: job.EvEnqueue})
+		case IDDequeue:
+			_, err = s.apply(i, j, job.Event{Kind: job.EvDequeue})
+		}
+		if err == nil {
+			n++
+		}
+	}
+	if op.RQ != nil {
+		rb := s.begin(op.RQ)
+		end(rb, op.Sess, op.Seq, len(rb.Data), Part, n)
+	}
+}
+
+// gc collects an acked job. On a lone node every holder (this node) has
+// confirmed, so the job is deleted at once.
+func (s *Shard) gc(i uint32, j *job.Job) {
+	if j.State == job.Acked {
+		_, _ = s.apply(i, j, job.Event{Kind: job.EvDelete})
+	}
+}
+
+func (s *Shard) working(b *Batch, op *Op) {
+	i, j := s.find(b.arg(op.A), op.Tenant)
+	if i == 0 {
+		s.replyCode(op, ErrNoJob)
+		return
+	}
+	retry := int64(j.Retry)
+	_, err := s.apply(i, j, job.Event{Kind: job.EvWorking})
+	switch err {
+	case job.ErrTooLate:
+		s.replyCode(op, ErrTooLate)
+		return
+	case job.ErrAlreadyAcked:
+		s.replyCode(op, ErrAcked)
+		return
+	}
+	rb := s.begin(op.RQ)
+	start := len(rb.Data)
+	rb.Data = resp.AppendInt(rb.Data, retry)
+	end(rb, op.Sess, op.Seq, start, OK, 0)
+}
+
+func (s *Shard) show(b *Batch, op *Op) {
+	rb := s.begin(op.RQ)
+	start := len(rb.Data)
+	i, j := s.find(b.arg(op.A), op.Tenant)
+	if i == 0 {
+		rb.Data = resp.AppendNullBulk(rb.Data)
+	} else {
+		rb.Data = s.appendShow(rb.Data, j)
+	}
+	end(rb, op.Sess, op.Seq, start, OK, 0)
+}
+
+// appendShow appends SHOW's 30-element array for j.
+func (s *Shard) appendShow(d []byte, j *job.Job) []byte {
+	now := s.now
+	dummy := j.Flags&job.FlagDummy != 0
+	d = resp.AppendArray(d, 30)
+	d = resp.AppendBulkString(d, "id")
+	d = appendIDBulk(d, &j.ID)
+	d = resp.AppendBulkString(d, "queue")
+	if q := s.queueByID(j.Queue); q != nil && !dummy {
+		d = resp.AppendBulk(d, q.name)
+	} else {
+		d = resp.AppendNullBulk(d)
+	}
+	d = resp.AppendBulkString(d, "state")
+	d = resp.AppendBulkString(d, j.State.String())
+	ttl := int64(j.Expire-now) / 1000
+	if ttl < 0 {
+		ttl = 0
+	}
+	pairs := [...]struct {
+		k string
+		v int64
+	}{
+		{"repl", int64(j.Repl)}, {"ttl", ttl}, {"ctime", int64(j.CTime)},
+		{"delay", int64(j.Delay)}, {"retry", int64(j.Retry)},
+		{"nacks", int64(j.Nacks)}, {"additional-deliveries", int64(j.AddDel)},
+	}
+	for _, p := range pairs {
+		d = resp.AppendBulkString(d, p.k)
+		d = resp.AppendInt(d, p.v)
+	}
+	d = resp.AppendBulkString(d, "nodes-delivered")
+	if dummy {
+		d = resp.AppendArray(d, 0)
+	} else {
+		d = resp.AppendArray(d, 1)
+		d = resp.AppendBulk(d, s.nodeID[:])
+	}
+	d = resp.AppendBulkString(d, "nodes-confirmed")
+	d = resp.AppendArray(d, 0)
+	d = resp.AppendBulkString(d, "next-requeue-within")
+	if t := j.NextRequeue(now); t != 0 && !dummy {
+		d = resp.AppendInt(d, int64(max(t-now, 0)))
+	} else {
+		d = resp.AppendNullBulk(d)
+	}
+	d = resp.AppendBulkString(d, "next-awake-within")
+	if j.TSlot != 0 {
+		d = resp.AppendInt(d, int64(max(j.Awake()-now, 0)))
+	} else {
+		d = resp.AppendNullBulk(d)
+	}
+	d = resp.AppendBulkString(d, "body")
+	if dummy {
+		d = resp.AppendNullBulk(d)
+	} else {
+		d = resp.AppendBulk(d, s.ar.get(j.Body, j.BodyLen))
+	}
+	return d
+}
+
+func appendIDBulk(d []byte, id *job.ID) []byte {
+	d = append(d, "$40\r\n"...)
+	d = id.AppendText(d)
+	return append(d, '\r', '\n')
+}
+
+// appendItem appends one GETJOB/QPEEK job item.
+func (s *Shard) appendItem(d []byte, q *queue, j *job.Job, counters bool) []byte {
+	if counters {
+		d = resp.AppendArray(d, 7)
+	} else {
+		d = resp.AppendArray(d, 3)
+	}
+	d = resp.AppendBulk(d, q.name)
+	d = appendIDBulk(d, &j.ID)
+	d = resp.AppendBulk(d, s.ar.get(j.Body, j.BodyLen))
+	if counters {
+		d = resp.AppendBulkString(d, "nacks")
+		d = resp.AppendInt(d, int64(j.Nacks))
+		d = resp.AppendBulkString(d, "additional-deliveries")
+		d = resp.AppendInt(d, int64(j.AddDel))
+	}
+	return d
+}
+
+func (s *Shard) qpeek(b *Batch, op *Op) {
+	rb := s.begin(op.RQ)
+	start := len(rb.Data)
+	count := op.N[0]
+	q := s.lookupQueue(op.Tenant, b.arg(op.A))
+	if q == nil || count == 0 || q.live == 0 {
+		rb.Data = resp.AppendArray(rb.Data, 0)
+		end(rb, op.Sess, op.Seq, start, OK, 0)
+		return
+	}
+	fromTail := count < 0
+	if fromTail {
+		count = -count
+	}
+	if count > int64(q.live) {
+		count = int64(q.live)
+	}
+	s.idxs = q.ordered(&s.st, s.idxs[:0], int(count), fromTail)
+	rb.Data = resp.AppendArray(rb.Data, len(s.idxs))
+	for _, i := range s.idxs {
+		rb.Data = s.appendItem(rb.Data, q, s.st.get(i), false)
+	}
+	end(rb, op.Sess, op.Seq, start, OK, 0)
+}
+
+func (s *Shard) qstat(b *Batch, op *Op) {
+	rb := s.begin(op.RQ)
+	start := len(rb.Data)
+	q := s.lookupQueue(op.Tenant, b.arg(op.A))
+	if q == nil {
+		rb.Data = resp.AppendNullArray(rb.Data)
+		end(rb, op.Sess, op.Seq, start, OK, 0)
+		return
+	}
+	d := resp.AppendArray(rb.Data, 20)
+	d = resp.AppendBulkString(d, "name")
+	d = resp.AppendBulk(d, q.name)
+	for _, p := range [...]struct {
+		k string
+		v int64
+	}{
+		{"len", int64(q.live)}, {"age", int64(s.now-q.ctime) / 1000},
+		{"idle", int64(s.now-q.atime) / 1000}, {"blocked", int64(q.blocked)},
+	} {
+		d = resp.AppendBulkString(d, p.k)
+		d = resp.AppendInt(d, p.v)
+	}
+	d = resp.AppendBulkString(d, "import-from")
+	d = resp.AppendArray(d, 0)
+	d = resp.AppendBulkString(d, "import-rate")
+	d = resp.AppendInt(d, 0)
+	d = resp.AppendBulkString(d, "jobs-in")
+	d = resp.AppendInt(d, int64(q.jobsIn))
+	d = resp.AppendBulkString(d, "jobs-out")
+	d = resp.AppendInt(d, int64(q.jobsOut))
+	d = resp.AppendBulkString(d, "pause")
+	d = resp.AppendBulkString(d, pauseName(q.pause))
+	rb.Data = d
+	end(rb, op.Sess, op.Seq, start, OK, 0)
+}
+
+// pause applies PAUSE: with FlagSetPause the state becomes N[0] (built from
+// scratch by the engine); the reply is the resulting state.
+func (s *Shard) pause(b *Batch, op *Op) {
+	name := b.arg(op.A)
+	q := s.lookupQueue(op.Tenant, name)
+	if op.Flags&FlagSetPause != 0 {
+		st := uint8(op.N[0])
+		if q == nil && st != 0 {
+			q = s.getQueue(op.Tenant, name)
+		}
+		if q != nil {
+			old := q.pause
+			q.pause = st
+			q.atime = s.now
+			if old&pauseOut != 0 && st&pauseOut == 0 {
+				s.serveWaiters(q)
+			}
+		}
+	}
+	state := "none"
+	if q != nil {
+		state = pauseName(q.pause)
+	}
+	rb := s.begin(op.RQ)
+	start := len(rb.Data)
+	rb.Data = resp.AppendSimple(rb.Data, state)
+	end(rb, op.Sess, op.Seq, start, OK, 0)
+}
+
+// flushAll deletes every job and queue (DEBUG FLUSHALL). Blocked clients get
+// a null reply.
+func (s *Shard) flushAll() {
+	for sess, w := range s.blocked {
+		s.finishWaiter(w, nil)
+		delete(s.blocked, sess)
+	}
+	s.st.each(0, func(i uint32, j *job.Job) bool {
+		_, _ = s.apply(i, j, job.Event{Kind: job.EvDelete})
+		return true
+	})
+	for _, q := range s.queues {
+		s.dropQueue(q)
+	}
+}

@@ -1,0 +1,294 @@
+package shard
+
+import (
+	"container/heap"
+
+	"disq/engine/job"
+	"disq/netpoll/resp"
+)
+
+// waiter is a client blocked in GETJOB on queues of this shard. It is
+// listed in each queue's FIFO, in the session map (for cancellation) and,
+// with a timeout, in the deadline heap. Once done it is skipped everywhere
+// and dropped lazily.
+type waiter struct {
+	sess     any
+	rq       *ReplyQueue
+	seq      uint32
+	claim    *Claim
+	queues   []*queue
+	counters bool
+	deadline job.Millis // 0 = none
+	done     bool
+	hidx     int // position in the deadline heap, -1 if not there
+}
+
+// getJob runs GETJOB over queues that all live on this shard (the engine
+// splits multi-shard requests into OpCounts/OpPopN and an armed OpGetJob).
+func (s *Shard) getJob(b *Batch, op *Op) {
+	count := op.N[0]
+	counters := op.Flags&FlagWithCounters != 0
+	if op.Flags&FlagArm == 0 {
+		// The fetch algorithm of the spec: one job per listed queue per
+		// pass, duplicates included, until COUNT or no progress.
+		s.idxs = s.idxs[:0]
+		var qs []*queue // parallel to idxs
+		remaining := count
+	loop:
+		for {
+			progress := false
+			for a := op.A; a < op.B; a++ {
+				name := b.arg(a)
+				q := s.lookupQueue(op.Tenant, name)
+				if q != nil && q.pause&pauseOut == 0 && q.live > 0 {
+					if i := s.take(q); i != 0 {
+						s.idxs = append(s.idxs, i)
+						qs = append(qs, q)
+						remaining--
+						progress = true
+					}
+				} else if q == nil {
+					s.getQueue(op.Tenant, name) // GETJOB creates the queues it names
+				}
+				if remaining == 0 {
+					break loop
+				}
+			}
+			if !progress {
+				break
+			}
+		}
+		if len(s.idxs) > 0 {
+			rb := s.begin(op.RQ)
+			start := len(rb.Data)
+			rb.Data = resp.AppendArray(rb.Data, len(s.idxs))
+			for k, i := range s.idxs {
+				rb.Data = s.appendItem(rb.Data, qs[k], s.st.get(i), counters)
+			}
+			end(rb, op.Sess, op.Seq, start, OK, 0)
+			return
+		}
+	} else if s.serveOne(b, op) {
+		return
+	}
+	if op.Flags&FlagNoHang != 0 {
+		if op.Claim != nil {
+			s.replyCode(op, Part) // nothing here
+			return
+		}
+		rb := s.begin(op.RQ)
+		start := len(rb.Data)
+		rb.Data = resp.AppendNullArray(rb.Data)
+		end(rb, op.Sess, op.Seq, start, OK, 0)
+		return
+	}
+	if op.Flags&FlagLeaving != 0 {
+		if op.Claim.Take() {
+			s.replyCode(op, ErrLeaving)
+		}
+		return
+	}
+	// Block: one waiter listed in every distinct queue.
+	w := &waiter{sess: op.Sess, rq: op.RQ, seq: op.Seq, claim: op.Claim, counters: counters, hidx: -1}
+	for a := op.A; a < op.B; a++ {
+		q := s.getQueue(op.Tenant, b.arg(a))
+		dup := false
+		for _, o := range w.queues {
+			if o == q {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			w.queues = append(w.queues, q)
+			q.addWaiter(w)
+		}
+	}
+	if t := op.N[1]; t > 0 {
+		w.deadline = s.now + job.Millis(t)
+		heap.Push(&s.waits, w)
+	}
+	if old := s.blocked[op.Sess]; old != nil {
+		s.finishWaiter(old, nil) // cannot happen: a blocked session sends nothing else
+	}
+	s.blocked[op.Sess] = w
+}
+
+// serveOne is the armed (multi-shard) path: take one job from the first
+// listed queue that has one, if the claim can be taken.
+func (s *Shard) serveOne(b *Batch, op *Op) bool {
+	for a := op.A; a < op.B; a++ {
+		q := s.lookupQueue(op.Tenant, b.arg(a))
+		if q == nil || q.pause&pauseOut != 0 || q.live == 0 {
+			continue
+		}
+		if !op.Claim.Take() {
+			return true // someone else answered
+		}
+		i := s.take(q)
+		rb := s.begin(op.RQ)
+		start := len(rb.Data)
+		rb.Data = resp.AppendArray(rb.Data, 1)
+		rb.Data = s.appendItem(rb.Data, q, s.st.get(i), op.Flags&FlagWithCounters != 0)
+		end(rb, op.Sess, op.Seq, start, OK, 0)
+		return true
+	}
+	return false
+}
+
+// take pops the head of q and delivers it (state active, counted in
+// jobs-out). It returns 0 if the queue had only stale entries.
+func (s *Shard) take(q *queue) uint32 {
+	i := q.pop(&s.st)
+	if i == 0 {
+		return 0
+	}
+	_, _ = s.apply(i, s.st.get(i), job.Event{Kind: job.EvDeliver})
+	q.jobsOut++
+	q.atime = s.now
+	return i
+}
+
+// serveWaiters gives queued jobs of q to its blocked clients, oldest first,
+// one job each.
+func (s *Shard) serveWaiters(q *queue) {
+	for q.live > 0 && q.pause&pauseOut == 0 {
+		w := q.nextWaiter()
+		if w == nil {
+			return
+		}
+		if !w.claim.Take() {
+			s.finishWaiter(w, nil)
+			delete(s.blocked, w.sess)
+			continue
+		}
+		i := s.take(q)
+		if i == 0 {
+			return
+		}
+		rb := s.begin(w.rq)
+		start := len(rb.Data)
+		rb.Data = resp.AppendArray(rb.Data, 1)
+		rb.Data = s.appendItem(rb.Data, q, s.st.get(i), w.counters)
+		end(rb, w.sess, w.seq, start, OK, 0)
+		s.finishWaiter(w, nil)
+		delete(s.blocked, w.sess)
+	}
+}
+
+// finishWaiter marks w done and, with a non-nil reply function, answers it.
+func (s *Shard) finishWaiter(w *waiter, answer func(rb *ReplyBatch) Code) {
+	if w.done {
+		return
+	}
+	w.done = true
+	for _, q := range w.queues {
+		q.blocked--
+	}
+	if w.hidx >= 0 {
+		heap.Remove(&s.waits, w.hidx)
+	}
+	if answer != nil {
+		rb := s.begin(w.rq)
+		start := len(rb.Data)
+		code := answer(rb)
+		end(rb, w.sess, w.seq, start, code, 0)
+	}
+}
+
+func answerNull(rb *ReplyBatch) Code {
+	rb.Data = resp.AppendNullArray(rb.Data)
+	return OK
+}
+
+// expireWaiters answers blocked clients whose TIMEOUT passed.
+func (s *Shard) expireWaiters(now job.Millis) {
+	for {
+		w := s.waits.peek()
+		if w == nil || w.deadline > now {
+			return
+		}
+		delete(s.blocked, w.sess)
+		if w.claim.Take() {
+			s.finishWaiter(w, answerNull)
+		} else {
+			s.finishWaiter(w, nil)
+		}
+	}
+}
+
+// cancel drops the blocked GETJOB of a session that went away.
+func (s *Shard) cancel(sess any) {
+	if w := s.blocked[sess]; w != nil {
+		delete(s.blocked, sess)
+		s.finishWaiter(w, nil)
+	}
+}
+
+// counts replies, for GETJOB across shards, the number of jobs available in
+// each listed queue (0 when paused out), as a Part whose bytes are one
+// little-endian uint32 per queue.
+func (s *Shard) counts(b *Batch, op *Op) {
+	rb := s.begin(op.RQ)
+	start := len(rb.Data)
+	for a := op.A; a < op.B; a++ {
+		n := 0
+		if q := s.lookupQueue(op.Tenant, b.arg(a)); q != nil && q.pause&pauseOut == 0 {
+			n = q.live
+		} else if q == nil {
+			s.getQueue(op.Tenant, b.arg(a))
+		}
+		rb.Data = append(rb.Data, byte(n), byte(n>>8), byte(n>>16), byte(n>>24))
+	}
+	endTag(rb, op, start, Part, 0)
+}
+
+// popN takes N[k] jobs from the k-th listed queue and replies a Part: the
+// job items, each preceded by its queue's position (uint32 LE) and its
+// encoded length (uint32 LE), in pop order.
+func (s *Shard) popN(b *Batch, op *Op) {
+	rb := s.begin(op.RQ)
+	start := len(rb.Data)
+	counters := op.Flags&FlagWithCounters != 0
+	k := 0
+	for a := op.A; a < op.B && k < len(op.N); a, k = a+1, k+1 {
+		q := s.lookupQueue(op.Tenant, b.arg(a))
+		for n := op.N[k]; n > 0 && q != nil && q.pause&pauseOut == 0 && q.live > 0; n-- {
+			i := s.take(q)
+			if i == 0 {
+				break
+			}
+			hdr := len(rb.Data)
+			rb.Data = append(rb.Data, byte(k), byte(k>>8), 0, 0, 0, 0, 0, 0)
+			rb.Data = s.appendItem(rb.Data, q, s.st.get(i), counters)
+			l := len(rb.Data) - hdr - 8
+			rb.Data[hdr+4], rb.Data[hdr+5], rb.Data[hdr+6], rb.Data[hdr+7] = byte(l), byte(l>>8), byte(l>>16), byte(l>>24)
+		}
+	}
+	endTag(rb, op, start, Part, 0)
+}
+
+// waitHeap orders waiters by deadline.
+type waitHeap []*waiter
+
+func (h waitHeap) Len() int           { return len(h) }
+func (h waitHeap) Less(i, j int) bool { return h[i].deadline < h[j].deadline }
+func (h waitHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].hidx, h[j].hidx = i, j
+}
+func (h *waitHeap) Push(x any) { w := x.(*waiter); w.hidx = len(*h); *h = append(*h, w) }
+func (h *waitHeap) Pop() any {
+	old := *h
+	w := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	w.hidx = -1
+	return w
+}
+func (h waitHeap) peek() *waiter {
+	if len(h) == 0 {
+		return nil
+	}
+	return h[0]
+}

@@ -1,0 +1,305 @@
+package shard
+
+import (
+	"bytes"
+
+	"disq/engine/job"
+)
+
+// queue is one named queue of one tenant on this shard: the jobs queued in
+// it, ordered by CTime, and the clients blocked on it.
+//
+// Ordering. Most jobs arrive in CTime order (new jobs), so they are appended
+// to a ring. A job whose CTime is not above the last appended one (a requeue
+// keeps its original CTime and goes back near the head; a copy from another
+// node) goes to a min-heap instead. Popping takes the smaller of the ring
+// head and the heap top, comparing (CTime, ID) as Disque's skiplist does.
+//
+// Removal from the middle (ACKJOB, DEQUEUE, WORKING, expiry of a queued job)
+// is lazy: the shard bumps the record's QVer, which makes its entry stale;
+// stale entries are skipped when popping and dropped by compact when they
+// outnumber live ones. live is the true length (QLEN).
+type queue struct {
+	id     uint32
+	tenant uint16
+	name   []byte
+	key    string // map key: tenant (2 bytes) + name
+
+	ring   []qentry // power-of-two capacity
+	head   int
+	size   int    // entries in the ring, live or stale
+	tailCT uint64 // CTime of the last entry appended to the ring
+	heap   []qentry
+	live   int
+
+	waiters []*waiter // FIFO; done waiters are skipped
+	whead   int
+	blocked int // live waiters
+
+	pause uint8 // pauseIn | pauseOut
+	refs  int   // job records naming this queue; the queue is not evicted while > 0
+
+	ctime, atime job.Millis
+	jobsIn       uint64
+	jobsOut      uint64
+	nacks        uint64 // jobs queued by NACK (QSTAT-like counters for INFO)
+}
+
+type qentry struct{ idx, ver uint32 }
+
+const (
+	pauseIn  = 1
+	pauseOut = 2
+)
+
+// pauseName returns the PAUSE reply / QSTAT name of a pause state.
+func pauseName(p uint8) string {
+	switch p & (pauseIn | pauseOut) {
+	case pauseIn:
+		return "in"
+	case pauseOut:
+		return "out"
+	case pauseIn | pauseOut:
+		return "all"
+	}
+	return "none"
+}
+
+func (q *queue) valid(st *store, e qentry) bool {
+	j := st.get(e.idx)
+	return j.State == job.Queued && j.QVer == e.ver
+}
+
+func less(st *store, a, b uint32) bool {
+	ja, jb := st.get(a), st.get(b)
+	if ja.CTime != jb.CTime {
+		return ja.CTime < jb.CTime
+	}
+	return bytes.Compare(ja.ID[:], jb.ID[:]) < 0
+}
+
+// push adds record idx (already Queued) to the queue.
+func (q *queue) push(st *store, idx uint32) {
+	j := st.get(idx)
+	j.QVer++
+	e := qentry{idx, j.QVer}
+	q.live++
+	if q.size == 0 || j.CTime > q.tailCT {
+		if q.size == len(q.ring) {
+			q.growRing()
+		}
+		q.ring[(q.head+q.size)&(len(q.ring)-1)] = e
+		q.size++
+		q.tailCT = j.CTime
+		return
+	}
+	q.heap = append(q.heap, e)
+	q.siftUp(st, len(q.heap)-1)
+}
+
+func (q *queue) growRing() {
+	n := len(q.ring) * 2
+	if n == 0 {
+		n = 8
+	}
+	r := make([]qentry, n)
+	for i := 0; i < q.size; i++ {
+		r[i] = q.ring[(q.head+i)&(len(q.ring)-1)]
+	}
+	q.ring, q.head = r, 0
+}
+
+// dropped records that a queued job left the queue by other means than pop
+// (the caller bumped its QVer). It resets or compacts the structures.
+func (q *queue) dropped(st *store) {
+	q.live--
+	q.tidy(st)
+}
+
+// tidy releases the entries when the queue is empty and compacts them when
+// stale ones dominate.
+func (q *queue) tidy(st *store) {
+	if q.live == 0 {
+		q.head, q.size, q.tailCT = 0, 0, 0
+		q.heap = q.heap[:0]
+		if len(q.ring) > 1024 {
+			q.ring = nil
+		}
+		if cap(q.heap) > 1024 {
+			q.heap = nil
+		}
+		return
+	}
+	stale := q.size + len(q.heap) - q.live
+	if stale > 64 && stale > q.live {
+		q.compact(st)
+	}
+}
+
+func (q *queue) compact(st *store) {
+	n := 0
+	for i := 0; i < q.size; i++ {
+		e := q.ring[(q.head+i)&(len(q.ring)-1)]
+		if q.valid(st, e) {
+			q.ring[(q.head+n)&(len(q.ring)-1)] = e
+			n++
+		}
+	}
+	q.size = n
+	h := q.heap[:0]
+	for _, e := range q.heap {
+		if q.valid(st, e) {
+			h = append(h, e)
+		}
+	}
+	q.heap = h
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		q.siftDown(st, i)
+	}
+}
+
+// pop removes and returns the oldest queued record, or 0. The record is
+// still Queued; the caller applies EvDeliver (whose EffDequeue accounts for
+// the length).
+func (q *queue) pop(st *store) uint32 {
+	for {
+		for q.size > 0 && !q.valid(st, q.ring[q.head]) {
+			q.head = (q.head + 1) & (len(q.ring) - 1)
+			q.size--
+		}
+		for len(q.heap) > 0 && !q.valid(st, q.heap[0]) {
+			q.heapPop(st)
+		}
+		switch {
+		case q.size == 0 && len(q.heap) == 0:
+			return 0
+		case len(q.heap) == 0 || (q.size > 0 && less(st, q.ring[q.head].idx, q.heap[0].idx)):
+			e := q.ring[q.head]
+			q.head = (q.head + 1) & (len(q.ring) - 1)
+			q.size--
+			return e.idx
+		default:
+			return q.heapPop(st).idx
+		}
+	}
+}
+
+func (q *queue) heapPop(st *store) qentry {
+	h := q.heap
+	e := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	q.heap = h[:last]
+	if last > 0 {
+		q.siftDown(st, 0)
+	}
+	return e
+}
+
+func (q *queue) siftUp(st *store, i int) {
+	h := q.heap
+	for i > 0 {
+		p := (i - 1) / 2
+		if !less(st, h[i].idx, h[p].idx) {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+}
+
+func (q *queue) siftDown(st *store, i int) {
+	h := q.heap
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(h) && less(st, h[r].idx, h[l].idx) {
+			m = r
+		}
+		if !less(st, h[m].idx, h[i].idx) {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+// ordered appends to dst the live record indexes in delivery order (head
+// first) or, with fromTail, newest first, stopping after max entries.
+func (q *queue) ordered(st *store, dst []uint32, max int, fromTail bool) []uint32 {
+	if max <= 0 {
+		return dst
+	}
+	// Heap entries are few (requeues); sort a copy.
+	var hs []uint32
+	for _, e := range q.heap {
+		if q.valid(st, e) {
+			hs = append(hs, e.idx)
+		}
+	}
+	sortIdx(st, hs)
+	ri, hi := 0, 0
+	step := 1
+	if fromTail {
+		ri, hi, step = q.size-1, len(hs)-1, -1
+	}
+	ringAt := func(k int) qentry { return q.ring[(q.head+k)&(len(q.ring)-1)] }
+	for len(dst) < max {
+		for ri >= 0 && ri < q.size && !q.valid(st, ringAt(ri)) {
+			ri += step
+		}
+		rok := ri >= 0 && ri < q.size
+		hok := hi >= 0 && hi < len(hs)
+		if !rok && !hok {
+			break
+		}
+		takeRing := rok && (!hok || less(st, ringAt(ri).idx, hs[hi]) != fromTail)
+		if takeRing {
+			dst = append(dst, ringAt(ri).idx)
+			ri += step
+		} else {
+			dst = append(dst, hs[hi])
+			hi += step
+		}
+	}
+	return dst
+}
+
+func sortIdx(st *store, a []uint32) {
+	// insertion sort: heaps of requeued jobs are short
+	for i := 1; i < len(a); i++ {
+		for k := i; k > 0 && less(st, a[k], a[k-1]); k-- {
+			a[k], a[k-1] = a[k-1], a[k]
+		}
+	}
+}
+
+// nextWaiter returns the oldest live waiter without removing it, or nil.
+func (q *queue) nextWaiter() *waiter {
+	for q.whead < len(q.waiters) {
+		w := q.waiters[q.whead]
+		if !w.done {
+			return w
+		}
+		q.waiters[q.whead] = nil
+		q.whead++
+	}
+	q.waiters, q.whead = q.waiters[:0], 0
+	return nil
+}
+
+func (q *queue) addWaiter(w *waiter) {
+	if q.whead > 0 && q.whead == len(q.waiters) {
+		q.waiters, q.whead = q.waiters[:0], 0
+	}
+	q.waiters = append(q.waiters, w)
+	q.blocked++
+}
+
+// evictable reports whether the queue object may be destroyed.
+func (q *queue) evictable() bool {
+	return q.live == 0 && q.blocked == 0 && q.pause == 0 && q.refs == 0
+}

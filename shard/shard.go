@@ -1,0 +1,429 @@
+package shard
+
+import (
+	crand "crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"disq/engine/job"
+)
+
+// Config configures a Shard.
+type Config struct {
+	Index  int    // this shard's number, 0..Shards-1
+	Shards int    // shards on this node
+	NodeID string // 40 lowercase hex characters
+	// Clock returns the current time; nil means the wall clock. Only the
+	// shard goroutine calls it, once per batch.
+	Clock func() job.Millis
+}
+
+// Shard owns a slice of the node's queues and jobs: every queue whose slot
+// maps to it, and every job in those queues. One goroutine (Run) owns all of
+// its state; other goroutines only Push batches and read Stats.
+type Shard struct {
+	cfg     Config
+	nodeID  [40]byte
+	prefix  [4]byte
+	clock   func() job.Millis
+	rng     *rand.Rand
+	inbox   inbox
+	st      store
+	ar      arena
+	wh      wheel
+	queues  map[string]*queue
+	qbyID   []*queue // queue index -> queue (nil = free)
+	qfree   []uint32
+	lastCT  uint64
+	waits   waitHeap
+	blocked map[any]*waiter
+
+	out  []outbox // pending reply batches, per destination loop
+	key  []byte   // scratch
+	idxs []uint32 // scratch
+	now  job.Millis
+
+	nextCron job.Millis
+	timer    *time.Timer
+	timerAt  job.Millis
+
+	stopping atomic.Bool
+	done     chan struct{}
+
+	// Stats are published after every batch for INFO and metrics.
+	Stats Stats
+}
+
+// Stats are a shard's counters, published for readers on other goroutines.
+type Stats struct {
+	Jobs     atomic.Int64 // job records held (any state, dummy ACKs included)
+	Queues   atomic.Int64 // queue objects
+	Blocked  atomic.Int64 // clients blocked in GETJOB on this shard
+	Memory   atomic.Int64 // bytes held by records, index and bodies
+	Created  atomic.Int64 // jobs created by ADDJOB
+	Acked    atomic.Int64 // jobs acknowledged
+	Expired  atomic.Int64 // jobs removed by TTL
+	Requeued atomic.Int64 // timer requeues
+	_        [64]byte
+}
+
+type outbox struct {
+	rq *ReplyQueue
+	b  *ReplyBatch
+}
+
+type inbox struct {
+	mu  sync.Mutex
+	q   []*Batch
+	sig chan struct{}
+}
+
+// New creates a shard; call Run on its own goroutine.
+func New(cfg Config) *Shard {
+	s := &Shard{
+		cfg:     cfg,
+		clock:   cfg.Clock,
+		queues:  make(map[string]*queue),
+		qbyID:   []*queue{nil}, // queue index 0 means "none"
+		blocked: make(map[any]*waiter),
+		done:    make(chan struct{}),
+	}
+	if s.clock == nil {
+		s.clock = func() job.Millis { return job.Millis(time.Now().UnixMilli()) }
+	}
+	copy(s.nodeID[:], cfg.NodeID)
+	_, _ = hex.Decode(s.prefix[:], []byte(cfg.NodeID[:8]))
+	var seed [32]byte
+	_, _ = crand.Read(seed[:])
+	s.rng = rand.New(rand.NewChaCha8(seed))
+	s.inbox.sig = make(chan struct{}, 1)
+	s.wh.st = &s.st
+	s.now = s.clock()
+	s.wh.now = int64(s.now)
+	return s
+}
+
+// Push hands a batch to the shard. It never blocks. Safe for concurrent use.
+func (s *Shard) Push(b *Batch) {
+	in := &s.inbox
+	in.mu.Lock()
+	in.q = append(in.q, b)
+	first := len(in.q) == 1
+	in.mu.Unlock()
+	if first {
+		select {
+		case in.sig <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (in *inbox) take(dst []*Batch) []*Batch {
+	in.mu.Lock()
+	dst = append(dst, in.q...)
+	clear(in.q)
+	in.q = in.q[:0]
+	in.mu.Unlock()
+	return dst
+}
+
+// Stop ends Run and waits for it.
+func (s *Shard) Stop() {
+	if s.stopping.CompareAndSwap(false, true) {
+		select {
+		case s.inbox.sig <- struct{}{}:
+		default:
+		}
+	}
+	<-s.done
+}
+
+const cronPeriod = 100 // ms
+
+// Run is the shard goroutine: wait for batches or the next due time, then
+// process everything with one clock reading.
+func (s *Shard) Run() {
+	defer close(s.done)
+	s.timer = time.NewTimer(time.Hour)
+	var batches []*Batch
+	for !s.stopping.Load() {
+		batches = s.inbox.take(batches[:0])
+		now := s.clock()
+		if len(batches) == 0 {
+			due := s.nextDue()
+			if due > now {
+				s.sleep(due - now)
+				continue
+			}
+		}
+		s.Step(batches, now)
+		clear(batches)
+	}
+}
+
+// sleep waits for a batch or d milliseconds.
+func (s *Shard) sleep(d job.Millis) {
+	at := s.now + d
+	if s.timerAt != at {
+		s.timer.Reset(time.Duration(d) * time.Millisecond)
+		s.timerAt = at
+	}
+	select {
+	case <-s.inbox.sig:
+	case <-s.timer.C:
+		s.timerAt = 0
+	}
+}
+
+// nextDue returns when the shard next has timed work.
+func (s *Shard) nextDue() job.Millis {
+	due := s.nextCron
+	if t := s.wh.next(); t < int64(due) {
+		due = job.Millis(t)
+	}
+	if w := s.waits.peek(); w != nil && w.deadline < due {
+		due = w.deadline
+	}
+	return due
+}
+
+// Step processes batches at time now: every op in order, then due timers,
+// then hands replies to their loops. Run calls it; tests call it directly
+// with a fake clock.
+func (s *Shard) Step(batches []*Batch, now job.Millis) {
+	if now < s.now {
+		now = s.now // the clock never goes back for the shard
+	}
+	s.now = now
+	for _, b := range batches {
+		for i := range b.Ops {
+			s.exec(b, &b.Ops[i])
+		}
+		putBatch(b)
+	}
+	s.runTimers(now)
+	if now >= s.nextCron {
+		s.cron(now)
+		s.nextCron = now + cronPeriod
+	}
+	s.flush()
+	s.publish()
+}
+
+func (s *Shard) publish() {
+	s.Stats.Jobs.Store(int64(s.st.n))
+	s.Stats.Queues.Store(int64(len(s.queues)))
+	s.Stats.Blocked.Store(int64(len(s.blocked)))
+	s.Stats.Memory.Store(s.st.memory() + s.ar.used)
+}
+
+// ---- replies -------------------------------------------------------------
+
+// reply returns the batch collecting replies for rq, and appends a Reply
+// whose bytes the caller writes at the end of the returned batch's Data.
+func (s *Shard) batchFor(rq *ReplyQueue) *ReplyBatch {
+	for i := range s.out {
+		if s.out[i].rq == rq {
+			if s.out[i].b == nil {
+				s.out[i].b = replyPool.Get().(*ReplyBatch)
+			}
+			return s.out[i].b
+		}
+	}
+	b := replyPool.Get().(*ReplyBatch)
+	s.out = append(s.out, outbox{rq, b})
+	return b
+}
+
+// begin starts a reply to (sess, seq) on rq; the caller appends the bytes to
+// the returned batch's Data and calls end.
+func (s *Shard) begin(rq *ReplyQueue) *ReplyBatch { return s.batchFor(rq) }
+
+func end(b *ReplyBatch, sess any, seq uint32, start int, code Code, n int64) {
+	b.Items = append(b.Items, Reply{Sess: sess, Seq: seq, Code: code, Start: uint32(start), End: uint32(len(b.Data)), N: n})
+}
+
+func endTag(b *ReplyBatch, op *Op, start int, code Code, n int64) {
+	b.Items = append(b.Items, Reply{Sess: op.Sess, Seq: op.Seq, Tag: op.Tag, Code: code, Start: uint32(start), End: uint32(len(b.Data)), N: n})
+}
+
+// replyCode sends a bare outcome code.
+func (s *Shard) replyCode(op *Op, c Code) {
+	if op.RQ == nil {
+		return
+	}
+	b := s.batchFor(op.RQ)
+	endTag(b, op, len(b.Data), c, 0)
+}
+
+func (s *Shard) flush() {
+	for i := range s.out {
+		if b := s.out[i].b; b != nil {
+			s.out[i].b = nil
+			s.out[i].rq.Push(b)
+		}
+	}
+}
+
+// ---- jobs ----------------------------------------------------------------
+
+func (s *Shard) jitter() job.Millis { return job.Millis(s.rng.IntN(500)) - 250 }
+
+func (s *Shard) queueByID(id uint32) *queue { return s.qbyID[id] }
+
+// queueKey builds the map key of (tenant, name) in a scratch buffer.
+func (s *Shard) queueKey(tenant uint16, name []byte) []byte {
+	s.key = append(s.key[:0], byte(tenant>>8), byte(tenant))
+	return append(s.key, name...)
+}
+
+// lookupQueue returns the queue or nil; it does not allocate.
+func (s *Shard) lookupQueue(tenant uint16, name []byte) *queue {
+	return s.queues[string(s.queueKey(tenant, name))]
+}
+
+// getQueue returns the queue, creating it.
+func (s *Shard) getQueue(tenant uint16, name []byte) *queue {
+	k := s.queueKey(tenant, name)
+	if q := s.queues[string(k)]; q != nil {
+		return q
+	}
+	q := &queue{tenant: tenant, name: append([]byte(nil), name...), key: string(k), ctime: s.now, atime: s.now}
+	if n := len(s.qfree); n > 0 {
+		q.id = s.qfree[n-1]
+		s.qfree = s.qfree[:n-1]
+		s.qbyID[q.id] = q
+	} else {
+		q.id = uint32(len(s.qbyID))
+		s.qbyID = append(s.qbyID, q)
+	}
+	s.queues[q.key] = q
+	return q
+}
+
+func (s *Shard) dropQueue(q *queue) {
+	delete(s.queues, q.key)
+	s.qbyID[q.id] = nil
+	s.qfree = append(s.qfree, q.id)
+}
+
+// find returns the record holding the job with text ID b, or 0.
+func (s *Shard) find(b []byte, tenant uint16) (uint32, *job.Job) {
+	id, ok := job.ParseID(b)
+	if !ok {
+		return 0, nil
+	}
+	i := s.st.lookup(&id)
+	if i == 0 {
+		return 0, nil
+	}
+	j := s.st.get(i)
+	if j.Tenant != tenant {
+		return 0, nil // another tenant's job does not exist for this client
+	}
+	return i, j
+}
+
+// apply runs the state machine and carries out its effects.
+func (s *Shard) apply(i uint32, j *job.Job, e job.Event) (job.Effect, error) {
+	if e.Jitter == 0 {
+		e.Jitter = s.jitter()
+	}
+	eff, err := j.Apply(e, s.now)
+	if err != nil {
+		return eff, err
+	}
+	s.effects(i, j, eff)
+	return eff, nil
+}
+
+func (s *Shard) effects(i uint32, j *job.Job, eff job.Effect) {
+	q := s.queueByID(j.Queue)
+	if eff&job.EffDequeue != 0 && q != nil {
+		j.QVer++ // its entry, if still there, is stale now
+		q.dropped(&s.st)
+	}
+	if eff&job.EffFree != 0 {
+		s.wh.unlink(i)
+		s.st.remove(i)
+		s.ar.release(j.Body, j.BodyLen)
+		if eff&job.EffExpired != 0 {
+			s.Stats.Expired.Add(1)
+		}
+		if q != nil {
+			q.refs--
+		}
+		s.st.release(i)
+		return
+	}
+	if eff&job.EffSchedule != 0 {
+		s.wh.schedule(i, int64(j.Awake()))
+	}
+	if eff&job.EffEnqueue != 0 && q != nil {
+		q.push(&s.st, i)
+		q.jobsIn++
+		q.atime = s.now
+		s.serveWaiters(q)
+	}
+}
+
+// runTimers fires every job due by now (at most maxDue per step) and every
+// GETJOB timeout.
+func (s *Shard) runTimers(now job.Millis) {
+	const maxDue = 10000
+	s.wh.advance(int64(now), maxDue, s.dueOf, s.fire)
+	s.expireWaiters(now)
+}
+
+func (s *Shard) dueOf(i uint32) int64 { return int64(s.st.get(i).Awake()) }
+
+func (s *Shard) fire(i uint32) {
+	j := s.st.get(i)
+	if j.State == job.Free {
+		return
+	}
+	e := job.Event{Kind: job.EvDue}
+	if q := s.queueByID(j.Queue); q != nil && q.pause&pauseIn != 0 {
+		e.PausedIn = true
+	}
+	wasActive := j.State == job.Active
+	eff, err := s.apply(i, j, e)
+	if err == nil && wasActive && eff&job.EffEnqueue != 0 {
+		s.Stats.Requeued.Add(1)
+	}
+}
+
+// cron runs every 100 ms: queue eviction.
+func (s *Shard) cron(now job.Millis) {
+	const idle = 300_000
+	n := 0
+	for _, q := range s.queues {
+		if n >= 20 {
+			break
+		}
+		n++
+		if q.evictable() && now-q.atime >= idle {
+			s.dropQueue(q)
+		}
+	}
+}
+
+func maxInt64() job.Millis { return job.Millis(math.MaxInt64) }
+
+// random fills b from the shard's generator.
+func (s *Shard) random(b []byte) {
+	for len(b) >= 8 {
+		binary.LittleEndian.PutUint64(b, s.rng.Uint64())
+		b = b[8:]
+	}
+	if len(b) > 0 {
+		var t [8]byte
+		binary.LittleEndian.PutUint64(t[:], s.rng.Uint64())
+		copy(b, t[:])
+	}
+}
