@@ -65,21 +65,27 @@ func (h handler) Traffic(c netpoll.Conn, in []byte) (int, bool) {
 		return 0, true
 	}
 	used := 0
+	stopped := false // parsing stopped with complete requests possibly left
 	if len(in) >= s.need {
 		s.need = 0
 		s.ls.lim.MaxArgs = resp.DefaultMaxArgs
 		s.ls.lim.MaxBulkLen = cfg.ProtoMaxBulkLen
-		for s.canParse() {
+		for {
+			if !s.canParse() {
+				stopped = true
+				break
+			}
 			if e.inflight.Load() >= e.inflightBudget() && s.pending() > 0 {
 				if !s.throttled {
 					s.throttled = true
 					s.ls.throttled = append(s.ls.throttled, s)
 				}
+				stopped = true
 				break
 			}
 			args, n, err := resp.ReadCommand(in[used:], s.args[:0], &s.ls.lim)
 			if err != nil {
-				s.replyError(err.Error())
+				s.replyError("ERR " + err.Error())
 				s.closeAfter = true
 				e.log.Debug("protocol error", "addr", c.RemoteAddr(), "err", err.Error())
 				break
@@ -99,8 +105,8 @@ func (h handler) Traffic(c netpoll.Conn, in []byte) (int, bool) {
 		e.stats.netIn.Add(int64(used))
 		s.lastActive = time.Now()
 	}
-	if used < len(in) && !s.closeAfter {
-		s.stalled = true
+	if stopped && used < len(in) && !s.closeAfter {
+		s.stalled = true // flush wakes the connection when it may go on
 	}
 	s.ls.push()
 	s.flush()
