@@ -167,7 +167,12 @@ func cmdGetJob(s *Session, args [][]byte) {
 	op.N[0], op.N[1] = count, timeout
 	op.Flags = flags
 	if flags&shard.FlagNoHang == 0 {
+		// The claim lets Closed cancel the wait atomically: a shard serves
+		// a waiter only after taking its claim, so a client that went away
+		// is not handed a job.
+		op.Claim = new(shard.Claim)
 		s.block(op.Seq, first)
+		s.blockClaim = op.Claim
 	}
 }
 

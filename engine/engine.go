@@ -19,6 +19,7 @@ import (
 // configuration.
 type Options struct {
 	NodeID     string // 40 lowercase hex characters
+	Shards     int    // shard goroutines (0 = cfg.Shards, or GOMAXPROCS)
 	Logger     *slog.Logger
 	Executable string
 	// Shutdown is called (on its own goroutine) by SHUTDOWN; it must stop
@@ -92,7 +93,10 @@ func New(cfg *config.Config, opts Options) *Engine {
 	var rid [20]byte
 	_, _ = rand.Read(rid[:])
 	e.runID = hex.EncodeToString(rid[:])
-	n := cfg.Shards
+	n := opts.Shards
+	if n <= 0 {
+		n = cfg.Shards
+	}
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}

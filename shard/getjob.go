@@ -34,6 +34,7 @@ func (s *Shard) getJob(b *Batch, op *Op) {
 		s.idxs = s.idxs[:0]
 		var qs []*queue // parallel to idxs
 		remaining := count
+		claimed := false
 	loop:
 		for {
 			progress := false
@@ -41,6 +42,14 @@ func (s *Shard) getJob(b *Batch, op *Op) {
 				name := b.arg(a)
 				q := s.lookupQueue(op.Tenant, name)
 				if q != nil && q.pause&pauseOut == 0 && q.live > 0 {
+					if !claimed {
+						// A client that went away meanwhile (the engine
+						// cancelled the claim) must not be handed jobs.
+						if !op.Claim.Take() {
+							return
+						}
+						claimed = true
+					}
 					if i := s.take(q); i != 0 {
 						s.idxs = append(s.idxs, i)
 						qs = append(qs, q)
