@@ -1,8 +1,8 @@
 package engine
 
 import (
+	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"disq/engine/config"
@@ -246,19 +246,30 @@ func (e *Engine) configSet(name, value string) error {
 			return err
 		}
 		if e.cfg.CompareAndSwap(old, nc) {
-			if strings.EqualFold(name, "requirepass") {
-				e.log.Info("requirepass changed")
-			}
+			e.applyConfig(old, nc)
 			return nil
 		}
 	}
 }
 
+// applyConfig carries out what a CONFIG SET changes at once; everything
+// else is read from the current configuration where it is used.
+func (e *Engine) applyConfig(old, nc *config.Config) {
+	if old.MaxMemory != nc.MaxMemory {
+		setMemoryLimit(nc.MaxMemory)
+	}
+	if old.Dir != nc.Dir {
+		if err := os.Chdir(nc.Dir); err != nil {
+			e.log.Warn("changing directory", "dir", nc.Dir, "err", err)
+		}
+	}
+	if old.LogLevel != nc.LogLevel && e.opts.SetLogLevel != nil {
+		e.opts.SetLogLevel(string(nc.LogLevel))
+	}
+}
+
 func (e *Engine) resetStats() {
 	st := &e.stats
-	for _, c := range []*int64{} {
-		_ = c
-	}
 	st.connections.Store(0)
 	st.commands.Store(0)
 	st.netIn.Store(0)

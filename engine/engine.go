@@ -25,6 +25,8 @@ type Options struct {
 	// Shutdown is called (on its own goroutine) by SHUTDOWN; it must stop
 	// the process after a clean shutdown.
 	Shutdown func(rewriteAOF bool) error
+	// SetLogLevel applies CONFIG SET loglevel (debug|verbose|notice|warning).
+	SetLogLevel func(level string)
 }
 
 // Engine is the command layer of one node.
@@ -106,6 +108,7 @@ func New(cfg *config.Config, opts Options) *Engine {
 		go s.Run()
 	}
 	e.buildCommands(cfg)
+	setMemoryLimit(cfg.MaxMemory)
 	e.mem.sample()
 	go e.cron()
 	return e

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -25,11 +26,12 @@ const DisqueVersion = "1.0-rc1"
 
 // memStats samples the process's memory for INFO and the maxmemory levels.
 //
-// "Used memory" is the Go heap that was live at the end of the last garbage
-// collection (runtime/metrics /gc/heap/live:bytes) plus the heap allocated
-// since: what the process really holds, without the garbage the collector
-// has not reclaimed yet. The levels of the spec (75% external replication,
-// 95% -OOM) apply to it.
+// "Used memory" is the Go heap held by allocated objects
+// (runtime/metrics /memory/classes/heap/objects:bytes), sampled every cron
+// tick. It includes garbage not yet collected, so the engine sets the
+// runtime's soft memory limit to maxmemory (SetMemoryLimit): the collector
+// runs before garbage alone can push the heap over a level. The levels of
+// the spec (75% external replication, 95% -OOM) apply to this figure.
 type memStats struct {
 	used    atomic.Int64
 	peak    atomic.Int64
@@ -42,20 +44,26 @@ type memStats struct {
 func (m *memStats) sample() {
 	m.mu.Lock()
 	if m.samples == nil {
-		m.samples = []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}}
+		m.samples = []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	}
 	metrics.Read(m.samples)
-	live := int64(m.samples[0].Value.Uint64())
+	used := int64(m.samples[0].Value.Uint64())
 	m.mu.Unlock()
-	used := live
-	if used == 0 {
-		used = int64(m.samples[1].Value.Uint64())
-	}
 	m.used.Store(used)
 	if used > m.peak.Load() {
 		m.peak.Store(used)
 	}
 	m.rss.Store(readRSS())
+}
+
+// setMemoryLimit makes the garbage collector keep the heap under maxmemory
+// (0 = no limit).
+func setMemoryLimit(maxmemory int64) {
+	if maxmemory <= 0 {
+		debug.SetMemoryLimit(math.MaxInt64)
+		return
+	}
+	debug.SetMemoryLimit(maxmemory)
 }
 
 // readRSS returns the resident set size from /proc (0 where unavailable).

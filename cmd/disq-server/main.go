@@ -77,7 +77,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Can't chdir to '%s': %v\n", cfg.Dir, err)
 		return 1
 	}
-	logger, closeLog, err := newLogger(cfg, stdout)
+	var level slog.LevelVar
+	level.Set(slogLevel(string(cfg.LogLevel)))
+	logger, closeLog, err := newLogger(cfg, &level, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "Can't open the log file: %v\n", err)
 		return 1
@@ -101,10 +103,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	)
 	exe, _ := os.Executable()
 	eng := engine.New(cfg, engine.Options{
-		NodeID:     nodeID,
-		Shards:     shards,
-		Logger:     logger,
-		Executable: exe,
+		NodeID:      nodeID,
+		Shards:      shards,
+		Logger:      logger,
+		Executable:  exe,
+		SetLogLevel: func(l string) { level.Set(slogLevel(l)) },
 		Shutdown: func(bool) error {
 			stopOnce.Do(func() { close(stopped) })
 			return nil
@@ -171,7 +174,7 @@ func listenAddrs(cfg *config.Config) []string {
 	return out
 }
 
-func newLogger(cfg *config.Config, stdout io.Writer) (*slog.Logger, func(), error) {
+func newLogger(cfg *config.Config, level *slog.LevelVar, stdout io.Writer) (*slog.Logger, func(), error) {
 	w := stdout
 	closeFn := func() {}
 	if cfg.Logfile != "" {
@@ -182,16 +185,20 @@ func newLogger(cfg *config.Config, stdout io.Writer) (*slog.Logger, func(), erro
 		w = f
 		closeFn = func() { _ = f.Close() }
 	}
-	level := slog.LevelInfo
-	switch cfg.LogLevel {
-	case "debug":
-		level = slog.LevelDebug
-	case "verbose":
-		level = slog.LevelDebug + 2
-	case "warning":
-		level = slog.LevelWarn
-	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), closeFn, nil
+}
+
+// slogLevel maps Disque's log levels to slog's.
+func slogLevel(l string) slog.Level {
+	switch l {
+	case "debug":
+		return slog.LevelDebug
+	case "verbose":
+		return slog.LevelDebug + 2
+	case "warning":
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
 }
 
 // loadNodeID reads this node's ID from the cluster config file, or creates
