@@ -271,16 +271,18 @@ func (e *Engine) applyConfig(old, nc *config.Config) {
 func (e *Engine) resetStats() {
 	st := &e.stats
 	st.connections.Store(0)
-	st.commands.Store(0)
-	st.netIn.Store(0)
-	st.netOut.Store(0)
 	st.rejected.Store(0)
 	st.opsPrev.Store(0)
 	st.inPrev.Store(0)
 	st.outPrev.Store(0)
-	for i := range e.cmdStats {
-		e.cmdStats[i].calls.Store(0)
-		e.cmdStats[i].usec.Store(0)
+	for _, ls := range e.loopList() {
+		ls.stats.commands.Store(0)
+		ls.stats.netIn.Store(0)
+		ls.stats.netOut.Store(0)
+		for i := range ls.stats.cmds {
+			ls.stats.cmds[i].calls.Store(0)
+			ls.stats.cmds[i].usec.Store(0)
+		}
 	}
 }
 

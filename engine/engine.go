@@ -39,9 +39,8 @@ type Engine struct {
 	runID  string
 	start  time.Time
 
-	cmds     map[string]*Command
-	cmdList  []*Command // table order, renames applied
-	cmdStats []cmdStat
+	cmds    map[string]*Command
+	cmdList []*Command // table order, renames applied
 
 	loopsMu sync.Mutex
 	loops   []*loopState
@@ -60,14 +59,20 @@ type Engine struct {
 type cmdStat struct {
 	calls atomic.Int64
 	usec  atomic.Int64
-	_     [48]byte
+}
+
+// loopStats are counters written only by their loop (no cache-line
+// ping-pong between loops) and summed by INFO.
+type loopStats struct {
+	commands atomic.Int64
+	netIn    atomic.Int64
+	netOut   atomic.Int64
+	cmds     []cmdStat // per command id
+	_        [64]byte
 }
 
 type engineStats struct {
 	connections atomic.Int64 // total_connections_received
-	commands    atomic.Int64 // total_commands_processed
-	netIn       atomic.Int64
-	netOut      atomic.Int64
 	rejected    atomic.Int64
 	opsPrev     atomic.Int64 // for instantaneous_ops_per_sec
 	opsRate     atomic.Int64
@@ -146,7 +151,6 @@ func (e *Engine) buildCommands(cfg *config.Config) {
 		e.cmdList = append(e.cmdList, c)
 		e.cmds[name] = c
 	}
-	e.cmdStats = make([]cmdStat, len(e.cmdList))
 }
 
 func upper(s string) string {
@@ -182,6 +186,9 @@ type loopState struct {
 	dirty     []*Session
 	sessions  map[*Session]struct{}
 	throttled []*Session // waiting for the node-wide in-flight budget
+	stats     loopStats
+	inflight  int64 // argument bytes of this loop's requests in shards
+	published int64 // the part of inflight added to Engine.inflight
 	lim       resp.Limits
 	scratch   []byte
 }
@@ -196,6 +203,7 @@ func (e *Engine) loopFor(l netpoll.Loop) *loopState {
 	if ls == nil {
 		ls = &loopState{e: e, loop: l, batches: make([]*shard.Batch, len(e.shards)),
 			sessions: make(map[*Session]struct{})}
+		ls.stats.cmds = make([]cmdStat, len(e.cmdList))
 		ls.rq.Wake = func() { _ = l.Execute(ls.drain) }
 		e.loops[l.Index()] = ls
 	}
@@ -245,10 +253,43 @@ func (ls *loopState) drain() {
 	}
 	clear(ls.dirty)
 	ls.dirty = ls.dirty[:0]
+	ls.publishInflight()
 	if len(ls.throttled) > 0 && ls.e.inflight.Load() < ls.e.inflightBudget() {
 		ls.wakeThrottled()
 	}
 	ls.push() // ops created by multi-phase requests
+}
+
+// publishInflight adds this loop's in-flight change to the node-wide
+// counter once it moved by 1 MiB or more: the budget is approximate (by
+// loops x 1 MiB) and the hot path touches no shared cache line.
+func (ls *loopState) publishInflight() {
+	if d := ls.inflight - ls.published; d >= 1<<20 || d <= -(1<<20) || (ls.inflight == 0 && d != 0) {
+		ls.e.inflight.Add(d)
+		ls.published = ls.inflight
+	}
+}
+
+// loopList returns a snapshot of the loop states.
+func (e *Engine) loopList() []*loopState {
+	e.loopsMu.Lock()
+	defer e.loopsMu.Unlock()
+	out := make([]*loopState, 0, len(e.loops))
+	for _, ls := range e.loops {
+		if ls != nil {
+			out = append(out, ls)
+		}
+	}
+	return out
+}
+
+// sumLoops adds up a per-loop counter.
+func (e *Engine) sumLoops(f func(st *loopStats) int64) int64 {
+	var n int64
+	for _, ls := range e.loopList() {
+		n += f(&ls.stats)
+	}
+	return n
 }
 
 func (ls *loopState) wakeThrottled() {
@@ -288,13 +329,8 @@ func (e *Engine) cron() {
 		}
 		e.mem.sample()
 		e.rates(hz)
-		e.loopsMu.Lock()
-		loops := append([]*loopState(nil), e.loops...)
-		e.loopsMu.Unlock()
-		for _, ls := range loops {
-			if ls != nil {
-				_ = ls.loop.Execute(ls.cron)
-			}
+		for _, ls := range e.loopList() {
+			_ = ls.loop.Execute(ls.cron)
 		}
 	}
 }
@@ -304,9 +340,9 @@ func (e *Engine) rates(hz int) {
 		p := prev.Swap(cur)
 		rate.Store((cur - p) * int64(hz))
 	}
-	update(e.stats.commands.Load(), &e.stats.opsPrev, &e.stats.opsRate)
-	update(e.stats.netIn.Load(), &e.stats.inPrev, &e.stats.inRate)
-	update(e.stats.netOut.Load(), &e.stats.outPrev, &e.stats.outRate)
+	update(e.sumLoops(func(st *loopStats) int64 { return st.commands.Load() }), &e.stats.opsPrev, &e.stats.opsRate)
+	update(e.sumLoops(func(st *loopStats) int64 { return st.netIn.Load() }), &e.stats.inPrev, &e.stats.inRate)
+	update(e.sumLoops(func(st *loopStats) int64 { return st.netOut.Load() }), &e.stats.outPrev, &e.stats.outRate)
 }
 
 // cron runs on the loop.
@@ -332,6 +368,7 @@ func (ls *loopState) cron() {
 		}
 	}
 	ls.e.mem.loopMax(ls.loop.Index(), longestOut, biggestIn)
+	ls.publishInflight()
 	if len(ls.throttled) > 0 && ls.e.inflight.Load() < ls.e.inflightBudget() {
 		ls.wakeThrottled()
 	}

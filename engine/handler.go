@@ -47,8 +47,9 @@ func (h handler) Closed(c netpoll.Conn, err error) {
 		s.ls.push()
 	}
 	if s.inflightBytes != 0 {
-		h.e.inflight.Add(-s.inflightBytes)
+		s.ls.inflight -= s.inflightBytes
 		s.inflightBytes = 0
+		s.ls.publishInflight()
 	}
 }
 
@@ -102,7 +103,7 @@ func (h handler) Traffic(c netpoll.Conn, in []byte) (int, bool) {
 		}
 	}
 	if used > 0 {
-		e.stats.netIn.Add(int64(used))
+		s.ls.stats.netIn.Add(int64(used))
 		s.lastActive = time.Now()
 	}
 	if stopped && used < len(in) && !s.closeAfter {
@@ -110,6 +111,7 @@ func (h handler) Traffic(c netpoll.Conn, in []byte) (int, bool) {
 	}
 	s.ls.push()
 	s.flush()
+	s.ls.publishInflight()
 	if s.closeAfter && s.head == s.tail {
 		return used, true
 	}
@@ -120,7 +122,7 @@ func (h handler) Traffic(c netpoll.Conn, in []byte) (int, bool) {
 // and then the command's handler.
 func (s *Session) dispatch(args [][]byte) {
 	e := s.e
-	e.stats.commands.Add(1)
+	s.ls.stats.commands.Add(1)
 	name := args[0]
 	if eqFold(name, "quit") {
 		s.replyOK()
@@ -149,7 +151,7 @@ func (s *Session) dispatch(args [][]byte) {
 		s.replyError(errOOM)
 		return
 	}
-	e.cmdStats[cmd.id].calls.Add(1)
+	s.ls.stats.cmds[cmd.id].calls.Add(1)
 	s.lastCmd = cmd.Name
 	cmd.Handler(s, args)
 }

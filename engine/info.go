@@ -279,10 +279,10 @@ func (e *Engine) infoStats() [][2]string {
 	kbps := func(v int64) string { return fmt.Sprintf("%.2f", float64(v)/1024) }
 	return [][2]string{
 		{"total_connections_received", itoa(st.connections.Load())},
-		{"total_commands_processed", itoa(st.commands.Load())},
+		{"total_commands_processed", itoa(e.sumLoops(func(l *loopStats) int64 { return l.commands.Load() }))},
 		{"instantaneous_ops_per_sec", itoa(st.opsRate.Load())},
-		{"total_net_input_bytes", itoa(st.netIn.Load())},
-		{"total_net_output_bytes", itoa(st.netOut.Load())},
+		{"total_net_input_bytes", itoa(e.sumLoops(func(l *loopStats) int64 { return l.netIn.Load() }))},
+		{"total_net_output_bytes", itoa(e.sumLoops(func(l *loopStats) int64 { return l.netOut.Load() }))},
 		{"instantaneous_input_kbps", kbps(st.inRate.Load())},
 		{"instantaneous_output_kbps", kbps(st.outRate.Load())},
 		{"rejected_connections", itoa(st.rejected.Load())},
@@ -311,12 +311,16 @@ func (e *Engine) infoCPU() [][2]string {
 
 func (e *Engine) infoCommandStats() [][2]string {
 	var lines [][2]string
+	loops := e.loopList()
 	for i, c := range e.cmdList {
-		calls := e.cmdStats[i].calls.Load()
+		var calls, usec int64
+		for _, ls := range loops {
+			calls += ls.stats.cmds[i].calls.Load()
+			usec += ls.stats.cmds[i].usec.Load()
+		}
 		if calls == 0 {
 			continue
 		}
-		usec := e.cmdStats[i].usec.Load()
 		lines = append(lines, [2]string{"cmdstat_" + c.Name,
 			fmt.Sprintf("calls=%d,usec=%d,usec_per_call=%.2f", calls, usec, float64(usec)/float64(calls))})
 	}

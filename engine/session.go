@@ -146,7 +146,7 @@ func (s *Session) opIn(b *shard.Batch, seq uint32, kind shard.Kind, args ...[]by
 func (s *Session) addInflight(sl *slot, n int64) {
 	sl.bytes += n
 	s.inflightBytes += n
-	s.e.inflight.Add(n)
+	s.ls.inflight += n
 }
 
 // finish marks a slot ready and gives back its in-flight bytes.
@@ -154,7 +154,7 @@ func (s *Session) finish(sl *slot) {
 	sl.state = slotReady
 	if sl.bytes != 0 {
 		s.inflightBytes -= sl.bytes
-		s.e.inflight.Add(-sl.bytes)
+		s.ls.inflight -= sl.bytes
 		sl.bytes = 0
 	}
 }
@@ -216,7 +216,7 @@ func (s *Session) flush() {
 	}
 	if len(s.out) > 0 && !s.closed {
 		s.conn.Write(s.out)
-		s.e.stats.netOut.Add(int64(len(s.out)))
+		s.ls.stats.netOut.Add(int64(len(s.out)))
 		if cap(s.out) > 1<<20 {
 			s.out = nil
 		} else {
