@@ -1,6 +1,10 @@
 package shard
 
-import "disq/engine/job"
+import (
+	mbits "math/bits"
+
+	"disq/engine/job"
+)
 
 // store holds a shard's job records: a slab of pointer-free job.Job records
 // addressed by uint32 index (0 is "no record"), a free list, and an
@@ -109,9 +113,11 @@ func (s *store) grow() {
 	if len(old) == 0 {
 		return
 	}
-	for i := uint32(1); i < s.next; i++ {
-		if s.inIdx[i>>6]&(1<<(i&63)) != 0 {
-			s.place(i)
+	for w, bits := range s.inIdx {
+		for bits != 0 {
+			b := uint32(mbits.TrailingZeros64(bits))
+			bits &= bits - 1
+			s.place(uint32(w)<<6 | b)
 		}
 	}
 }
