@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -187,6 +188,9 @@ type loopState struct {
 	sessions  map[*Session]struct{}
 	throttled []*Session // waiting for the node-wide in-flight budget
 	stats     loopStats
+	drainTask *loopTask
+	pushTask  *loopTask
+	pushArmed bool // a pushTask is scheduled: batches go out at the end of the pass
 	inflight  int64 // argument bytes of this loop's requests in shards
 	published int64 // the part of inflight added to Engine.inflight
 	lim       resp.Limits
@@ -204,7 +208,9 @@ func (e *Engine) loopFor(l netpoll.Loop) *loopState {
 		ls = &loopState{e: e, loop: l, batches: make([]*shard.Batch, len(e.shards)),
 			sessions: make(map[*Session]struct{})}
 		ls.stats.cmds = make([]cmdStat, len(e.cmdList))
-		ls.rq.Wake = func() { _ = l.Execute(ls.drain) }
+		ls.drainTask = &loopTask{ls.drain}
+		ls.pushTask = &loopTask{ls.endOfPass}
+		ls.rq.Wake = func() { _ = l.Execute(ls.drainTask) }
 		e.loops[l.Index()] = ls
 	}
 	return ls
@@ -218,6 +224,32 @@ func (ls *loopState) batch(i int) *shard.Batch {
 		ls.batches[i] = b
 	}
 	return b
+}
+
+// loopTask adapts a loop-state method to netpoll.Runnable (one allocation
+// per loop, none per use).
+type loopTask struct{ fn func() }
+
+func (t *loopTask) Run(context.Context) error { t.fn(); return nil }
+
+// schedulePush hands the batches to the shards at the end of the loop's
+// current pass: gnet runs Execute tasks after every ready connection of the
+// epoll round has been read, so one push (and one shard wake-up) carries the
+// requests of all of them instead of one per connection.
+func (ls *loopState) schedulePush() {
+	if ls.pushArmed {
+		return
+	}
+	ls.pushArmed = true
+	if ls.loop.Execute(ls.pushTask) != nil {
+		ls.pushArmed = false
+		ls.push()
+	}
+}
+
+func (ls *loopState) endOfPass() {
+	ls.pushArmed = false
+	ls.push()
 }
 
 // push hands every non-empty batch to its shard.
@@ -330,7 +362,7 @@ func (e *Engine) cron() {
 		e.mem.sample()
 		e.rates(hz)
 		for _, ls := range e.loopList() {
-			_ = ls.loop.Execute(ls.cron)
+			_ = ls.loop.ExecuteFunc(ls.cron)
 		}
 	}
 }

@@ -109,7 +109,7 @@ func (h handler) Traffic(c netpoll.Conn, in []byte) (int, bool) {
 	if stopped && used < len(in) && !s.closeAfter {
 		s.stalled = true // flush wakes the connection when it may go on
 	}
-	s.ls.push()
+	s.ls.schedulePush()
 	s.flush()
 	s.ls.publishInflight()
 	if s.closeAfter && s.head == s.tail {

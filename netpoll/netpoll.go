@@ -53,10 +53,20 @@ type Conn interface {
 
 // Loop is an event loop.
 type Loop interface {
-	// Execute runs fn on the loop, after its current I/O. Safe anywhere.
-	Execute(fn func()) error
+	// Execute runs r on the loop after the I/O events it is handling.
+	// Safe anywhere. Passing the same pointer every time costs no
+	// allocation.
+	Execute(r Runnable) error
+	// ExecuteFunc is Execute for a plain function (it allocates).
+	ExecuteFunc(fn func()) error
 	// Index is the loop's number, stable for the server's life.
 	Index() int
+}
+
+// Runnable is a task for Loop.Execute. (It has the shape of gnet's
+// Runnable, so it is handed to gnet as is.)
+type Runnable interface {
+	Run(ctx context.Context) error
 }
 
 // Options configure Serve.
@@ -247,7 +257,9 @@ type loop struct {
 	idx int
 }
 
-func (l *loop) Execute(fn func()) error {
+func (l *loop) Execute(r Runnable) error { return l.el.Execute(context.Background(), r) }
+
+func (l *loop) ExecuteFunc(fn func()) error {
 	return l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 		fn()
 		return nil
