@@ -190,7 +190,7 @@ type loopState struct {
 	stats     loopStats
 	drainTask *loopTask
 	pushTask  *loopTask
-	pushArmed bool // a pushTask is scheduled: batches go out at the end of the pass
+	pushArmed bool  // a pushTask is scheduled: batches go out at the end of the pass
 	inflight  int64 // argument bytes of this loop's requests in shards
 	published int64 // the part of inflight added to Engine.inflight
 	lim       resp.Limits

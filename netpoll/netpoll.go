@@ -273,8 +273,18 @@ type slogAdapter struct{ l *slog.Logger }
 
 var _ logging.Logger = slogAdapter{}
 
-func (a slogAdapter) Debugf(f string, args ...any) { a.l.Debug(fmt.Sprintf(f, args...), "component", "gnet") }
-func (a slogAdapter) Infof(f string, args ...any)  { a.l.Debug(fmt.Sprintf(f, args...), "component", "gnet") }
-func (a slogAdapter) Warnf(f string, args ...any)  { a.l.Warn(fmt.Sprintf(f, args...), "component", "gnet") }
-func (a slogAdapter) Errorf(f string, args ...any) { a.l.Error(fmt.Sprintf(f, args...), "component", "gnet") }
-func (a slogAdapter) Fatalf(f string, args ...any) { a.l.Error(fmt.Sprintf(f, args...), "component", "gnet") }
+func (a slogAdapter) Debugf(f string, args ...any) {
+	a.l.Debug(fmt.Sprintf(f, args...), "component", "gnet")
+}
+func (a slogAdapter) Infof(f string, args ...any) {
+	a.l.Debug(fmt.Sprintf(f, args...), "component", "gnet")
+}
+func (a slogAdapter) Warnf(f string, args ...any) {
+	a.l.Warn(fmt.Sprintf(f, args...), "component", "gnet")
+}
+func (a slogAdapter) Errorf(f string, args ...any) {
+	a.l.Error(fmt.Sprintf(f, args...), "component", "gnet")
+}
+func (a slogAdapter) Fatalf(f string, args ...any) {
+	a.l.Error(fmt.Sprintf(f, args...), "component", "gnet")
+}

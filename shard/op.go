@@ -9,22 +9,22 @@ import (
 type Kind uint8
 
 const (
-	OpAddJob    Kind = iota + 1 // args: queue, body; N: repl, delay, retry, ttl, maxlen (0 = none)
-	OpGetJob                    // args: queue names; N[0] count, N[1] timeout ms; Flags
-	OpIDs                       // args: job IDs; Sub: IDAck, IDFastAck, IDNack, IDEnqueue, IDDequeue, IDDel
-	OpWorking                   // args: job ID
-	OpShow                      // args: job ID
-	OpQLen                      // args: queue
-	OpQPeek                     // args: queue; N[0] count
-	OpQStat                     // args: queue
-	OpPause                     // args: queue; N[0] new state bits, Flags&FlagSetPause: replace state
-	OpCounts                    // args: queue names; reply: live count per queue (GETJOB across shards, phase 1)
-	OpPopN                      // args: queue names; N[i] jobs to pop from each (up to 6 queues per op)
-	OpCancel                    // drop the session's blocked GETJOB (client gone)
-	OpFlush                     // DEBUG FLUSHALL: delete every job and queue
-	OpQScan                     // N[0] cursor, N[1] count, N[2] minlen, N[3] maxlen (-1 none), N[4] importrate; Flags&FlagBusy
-	OpJScan                     // N[0] cursor, N[1] count, N[2] state mask; args: [queue]; Flags
-	OpSync                      // no-op; replies +OK (tests, barriers)
+	OpAddJob  Kind = iota + 1 // args: queue, body; N: repl, delay, retry, ttl, maxlen (0 = none)
+	OpGetJob                  // args: queue names; N[0] count, N[1] timeout ms; Flags
+	OpIDs                     // args: job IDs; Sub: IDAck, IDFastAck, IDNack, IDEnqueue, IDDequeue, IDDel
+	OpWorking                 // args: job ID
+	OpShow                    // args: job ID
+	OpQLen                    // args: queue
+	OpQPeek                   // args: queue; N[0] count
+	OpQStat                   // args: queue
+	OpPause                   // args: queue; N[0] new state bits, Flags&FlagSetPause: replace state
+	OpCounts                  // args: queue names; reply: live count per queue (GETJOB across shards, phase 1)
+	OpPopN                    // args: queue names; N[i] jobs to pop from each (up to 6 queues per op)
+	OpCancel                  // drop the session's blocked GETJOB (client gone)
+	OpFlush                   // DEBUG FLUSHALL: delete every job and queue
+	OpQScan                   // N[0] cursor, N[1] count, N[2] minlen, N[3] maxlen (-1 none), N[4] importrate; Flags&FlagBusy
+	OpJScan                   // N[0] cursor, N[1] count, N[2] state mask; args: [queue]; Flags
+	OpSync                    // no-op; replies +OK (tests, barriers)
 )
 
 // Sub-kinds of OpIDs.
