@@ -255,6 +255,7 @@ func (e *Engine) configSet(name, value string) error {
 // applyConfig carries out what a CONFIG SET changes at once; everything
 // else is read from the current configuration where it is used.
 func (e *Engine) applyConfig(old, nc *config.Config) {
+	e.slowMicros.Store(nc.SlowlogLogSlowerThan)
 	if old.MaxMemory != nc.MaxMemory {
 		setMemoryLimit(nc.MaxMemory)
 	}
@@ -291,10 +292,6 @@ func notImplemented(what string) func(s *Session, args [][]byte) {
 }
 
 var (
-	cmdMonitor      = notImplemented("MONITOR")
 	cmdCluster      = notImplemented("CLUSTER")
-	cmdClient       = notImplemented("CLIENT")
-	cmdSlowlog      = notImplemented("SLOWLOG")
-	cmdLatency      = notImplemented("LATENCY")
 	cmdBgRewriteAOF = notImplemented("BGREWRITEAOF (persistence)")
 )

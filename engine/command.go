@@ -10,7 +10,10 @@ type Command struct {
 	Arity   int
 	Flags   Flag
 	Handler func(s *Session, args [][]byte)
-	id      int // index in Engine.cmdStats
+	id      int  // index in the per-loop command stats
+	// shardCmd: the handler hands the work to shards, which time it; other
+	// handlers run (and are timed) on the loop.
+	shardCmd bool
 }
 
 // Flag is a command flag. Only denyoom, loading and write change behaviour;
@@ -63,7 +66,7 @@ func commandTable() []*Command {
 	c := func(name string, arity int, flags string, h func(*Session, [][]byte)) *Command {
 		return &Command{Name: name, Arity: arity, Flags: parseFlags(flags), Handler: h}
 	}
-	return []*Command{
+	cmds := []*Command{
 		c("auth", 2, "rlF", cmdAuth),
 		c("ping", -1, "rF", cmdPing),
 		c("info", -1, "rl", cmdInfo),
@@ -97,6 +100,14 @@ func commandTable() []*Command {
 		c("working", 2, "wF", cmdWorking),
 		c("pause", -3, "rF", cmdPause),
 	}
+	for _, c := range cmds {
+		switch c.Name {
+		case "addjob", "getjob", "ackjob", "fastack", "deljob", "show", "qlen", "qpeek", "qstat",
+			"qscan", "jscan", "enqueue", "nack", "dequeue", "working", "pause":
+			c.shardCmd = true
+		}
+	}
+	return cmds
 }
 
 // lookupKey lower-cases a command name into buf for a table lookup without

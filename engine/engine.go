@@ -48,6 +48,11 @@ type Engine struct {
 
 	clients      atomic.Int64
 	nextClientID atomic.Uint64
+	monitors     atomic.Int64 // MONITOR clients, node-wide
+	pauseUntil   atomic.Int64 // CLIENT PAUSE deadline, unix ms
+	slowlog      slowLog
+	latency      latencyMonitor
+	slowMicros   atomic.Int64 // slowlog-log-slower-than, for the shards
 	inflight     atomic.Int64 // bytes of arguments in shards, node-wide
 
 	stats engineStats
@@ -98,6 +103,7 @@ func New(cfg *config.Config, opts Options) *Engine {
 	e := &Engine{opts: opts, log: opts.Logger, nodeID: opts.NodeID, start: time.Now(),
 		stopCron: make(chan struct{}), cronDone: make(chan struct{})}
 	e.cfg.Store(cfg)
+	e.slowMicros.Store(cfg.SlowlogLogSlowerThan)
 	var rid [20]byte
 	_, _ = rand.Read(rid[:])
 	e.runID = hex.EncodeToString(rid[:])
@@ -109,7 +115,8 @@ func New(cfg *config.Config, opts Options) *Engine {
 		n = runtime.GOMAXPROCS(0)
 	}
 	for i := 0; i < n; i++ {
-		s := shard.New(shard.Config{Index: i, Shards: n, NodeID: opts.NodeID})
+		s := shard.New(shard.Config{Index: i, Shards: n, NodeID: opts.NodeID,
+			SlowMicros: &e.slowMicros, OnSlow: e.slow})
 		e.shards = append(e.shards, s)
 		go s.Run()
 	}
@@ -188,6 +195,8 @@ type loopState struct {
 	sessions  map[*Session]struct{}
 	throttled []*Session // waiting for the node-wide in-flight budget
 	stats     loopStats
+	monitors  []*Session // MONITOR sessions on this loop
+	monOut    []byte     // monitor lines of the current pass
 	drainTask *loopTask
 	pushTask  *loopTask
 	pushArmed bool  // a pushTask is scheduled: batches go out at the end of the pass

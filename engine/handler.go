@@ -67,6 +67,12 @@ func (h handler) Traffic(c netpoll.Conn, in []byte) (int, bool) {
 	}
 	used := 0
 	stopped := false // parsing stopped with complete requests possibly left
+	if d, paused := e.clientPaused(); paused && len(in) > 0 {
+		// CLIENT PAUSE: process nothing until the deadline.
+		c := s.conn
+		time.AfterFunc(d, func() { _ = c.Wake() })
+		return 0, false
+	}
 	if len(in) >= s.need {
 		s.need = 0
 		s.ls.lim.MaxArgs = resp.DefaultMaxArgs
@@ -110,6 +116,7 @@ func (h handler) Traffic(c netpoll.Conn, in []byte) (int, bool) {
 		s.stalled = true // flush wakes the connection when it may go on
 	}
 	s.ls.schedulePush()
+	s.ls.flushMonitors()
 	s.flush()
 	s.ls.publishInflight()
 	if s.closeAfter && s.head == s.tail {
@@ -153,7 +160,24 @@ func (s *Session) dispatch(args [][]byte) {
 	}
 	s.ls.stats.cmds[cmd.id].calls.Add(1)
 	s.lastCmd = cmd.Name
-	cmd.Handler(s, args)
+	s.curCmd = cmd.id
+	s.mute = s.replyOff || s.skipNext
+	s.skipNext = false
+	if e.monitors.Load() > 0 && !s.monitor {
+		s.feedMonitors(args)
+	}
+	if cmd.shardCmd {
+		cmd.Handler(s, args)
+	} else {
+		t0 := time.Now()
+		cmd.Handler(s, args)
+		d := time.Since(t0)
+		s.ls.stats.cmds[cmd.id].usec.Add(d.Microseconds())
+		if d.Microseconds() >= e.slowMicros.Load() && e.slowMicros.Load() >= 0 {
+			e.slow(cmd.Name, args[1:], d)
+		}
+	}
+	s.mute = false
 }
 
 // checkPassword compares in constant time.

@@ -46,6 +46,10 @@ type Session struct {
 	lastCmd    string
 	softSince  time.Time
 	monitor    bool
+	replyOff   bool // CLIENT REPLY OFF
+	skipNext   bool // CLIENT REPLY SKIP: mute the next command
+	mute       bool // the command being dispatched gets no reply
+	curCmd     int  // table index of the command being dispatched
 }
 
 const (
@@ -57,6 +61,8 @@ const (
 // slot is the reply position of one request.
 type slot struct {
 	state  uint8
+	mute   bool  // CLIENT REPLY OFF/SKIP: the reply is dropped
+	cmd    int16 // command index, for commandstats
 	parts  int32 // parts still expected (requests spanning shards)
 	acc    int64 // sum of parts (ACKJOB & co.)
 	bytes  int64 // argument bytes this request holds in shards
@@ -96,6 +102,7 @@ func (s *Session) alloc() (uint32, *slot) {
 	s.tail++
 	sl := s.slot(seq)
 	sl.state = slotWaiting
+	sl.mute, sl.cmd = s.mute, int16(s.curCmd)
 	sl.parts, sl.acc, sl.bytes, sl.gather, sl.ctx = 1, 0, 0, nil, nil
 	sl.buf = sl.buf[:0]
 	return seq, sl
@@ -105,6 +112,10 @@ func (s *Session) alloc() (uint32, *slot) {
 // appended: the output itself when nothing is in flight, else a new ready
 // slot, so the reply keeps its place.
 func (s *Session) reply() *[]byte {
+	if s.mute {
+		s.ls.scratch = s.ls.scratch[:0]
+		return &s.ls.scratch
+	}
 	if s.head == s.tail {
 		return &s.out
 	}
@@ -168,6 +179,9 @@ func (s *Session) complete(r *shard.Reply, data []byte) {
 	if sl.state != slotWaiting {
 		return
 	}
+	if r.Usec != 0 && int(sl.cmd) < len(s.ls.stats.cmds) {
+		s.ls.stats.cmds[sl.cmd].usec.Add(int64(r.Usec))
+	}
 	if sl.gather != nil {
 		sl.gather(s, r.Seq, sl, r, data)
 		return
@@ -175,7 +189,7 @@ func (s *Session) complete(r *shard.Reply, data []byte) {
 	switch r.Code {
 	case shard.OK:
 		s.finish(sl)
-		if r.Seq == s.head {
+		if r.Seq == s.head && !sl.mute {
 			s.out = append(s.out, data...)
 			sl.state = slotFree
 			s.head++
@@ -202,7 +216,9 @@ func (s *Session) flush() {
 		if sl.state != slotReady {
 			break
 		}
-		s.out = append(s.out, sl.buf...)
+		if !sl.mute {
+			s.out = append(s.out, sl.buf...)
+		}
 		sl.state = slotFree
 		if cap(sl.buf) > 64<<10 {
 			sl.buf = nil

@@ -67,6 +67,38 @@ type Op struct {
 	Claim  *Claim      // GETJOB across shards: first shard to claim answers
 }
 
+// Name returns the command an op implements (slow log, stats).
+func (op *Op) Name() string {
+	switch op.Kind {
+	case OpAddJob:
+		return "addjob"
+	case OpGetJob, OpCounts, OpPopN:
+		return "getjob"
+	case OpIDs:
+		return [...]string{IDAck: "ackjob", IDFastAck: "fastack", IDNack: "nack", IDEnqueue: "enqueue",
+			IDDequeue: "dequeue", IDDel: "deljob"}[op.Sub%6]
+	case OpWorking:
+		return "working"
+	case OpShow:
+		return "show"
+	case OpQLen:
+		return "qlen"
+	case OpQPeek:
+		return "qpeek"
+	case OpQStat:
+		return "qstat"
+	case OpPause:
+		return "pause"
+	case OpFlush:
+		return "debug"
+	case OpQScan:
+		return "qscan"
+	case OpJScan:
+		return "jscan"
+	}
+	return "internal"
+}
+
 type span struct{ off, n uint32 }
 
 // Batch is the unit an event loop hands to a shard: every op it parsed for

@@ -29,6 +29,7 @@ type Reply struct {
 	Code       Code
 	Start, End uint32 // reply bytes in the batch's Data
 	N          int64  // Part: a count (ACKJOB across shards...)
+	Usec       uint32 // time the shard spent executing the op
 }
 
 // ReplyBatch carries replies from one shard to one event loop.

@@ -21,6 +21,12 @@ type Config struct {
 	// Clock returns the current time; nil means the wall clock. Only the
 	// shard goroutine calls it, once per batch.
 	Clock func() job.Millis
+	// SlowMicros is the slow log threshold in microseconds (negative =
+	// off), read at every op; OnSlow receives ops that took at least that
+	// long, with the command name and the arguments the shard received.
+	// OnSlow runs on the shard goroutine and must not block.
+	SlowMicros *atomic.Int64
+	OnSlow     func(name string, args [][]byte, d time.Duration)
 }
 
 // Shard owns a slice of the node's queues and jobs: every queue whose slot
@@ -202,7 +208,10 @@ func (s *Shard) Step(batches []*Batch, now job.Millis) {
 	s.now = now
 	for _, b := range batches {
 		for i := range b.Ops {
-			s.exec(b, &b.Ops[i])
+			op := &b.Ops[i]
+			t0 := time.Now()
+			s.exec(b, op)
+			s.timed(b, op, time.Since(t0))
 		}
 		putBatch(b)
 	}
@@ -213,6 +222,32 @@ func (s *Shard) Step(batches []*Batch, now job.Millis) {
 	}
 	s.flush()
 	s.publish()
+}
+
+// timed records how long op took: in its reply (INFO commandstats) and,
+// past the threshold, in the slow log.
+func (s *Shard) timed(b *Batch, op *Op, d time.Duration) {
+	us := d.Microseconds()
+	if op.RQ != nil {
+		for k := range s.out {
+			if s.out[k].rq == op.RQ && s.out[k].b != nil {
+				items := s.out[k].b.Items
+				if n := len(items); n > 0 && items[n-1].Seq == op.Seq && items[n-1].Sess == op.Sess {
+					items[n-1].Usec = uint32(min(us, 1<<32-1))
+				}
+				break
+			}
+		}
+	}
+	if s.cfg.OnSlow != nil && s.cfg.SlowMicros != nil {
+		if t := s.cfg.SlowMicros.Load(); t >= 0 && us >= t {
+			args := make([][]byte, 0, op.B-op.A)
+			for a := op.A; a < op.B; a++ {
+				args = append(args, b.arg(a))
+			}
+			s.cfg.OnSlow(op.Name(), args, d)
+		}
+	}
 }
 
 func (s *Shard) publish() {
