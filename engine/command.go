@@ -10,7 +10,7 @@ type Command struct {
 	Arity   int
 	Flags   Flag
 	Handler func(s *Session, args [][]byte)
-	id      int  // index in the per-loop command stats
+	id      int // index in the per-loop command stats
 	// shardCmd: the handler hands the work to shards, which time it; other
 	// handlers run (and are timed) on the loop.
 	shardCmd bool
