@@ -91,9 +91,20 @@ func cmdAddJob(s *Session, args [][]byte) {
 			retry = 1
 		}
 	}
-	reachable := int64(0) // other nodes usable for replication
-	if repl-1 > reachable {
-		s.replyError(errNoRepl)
+	// External replication: above 75% of maxmemory the node keeps no copy,
+	// so it needs REPLICATE other reachable nodes (a lone node has none).
+	reachable := int64(0)
+	external := s.e.mem.level(s.e.Config()) >= 1
+	needed := repl - 1
+	if external {
+		needed = repl
+	}
+	if needed > reachable {
+		if external && needed-1 == reachable {
+			s.replyError(errNoReplOOM)
+		} else {
+			s.replyError(errNoRepl)
+		}
 		return
 	}
 	queue := args[1]

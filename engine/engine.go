@@ -53,6 +53,7 @@ type Engine struct {
 	slowlog      slowLog
 	latency      latencyMonitor
 	slowMicros   atomic.Int64 // slowlog-log-slower-than, for the shards
+	memLevel     atomic.Int32 // 0, 1 (> 75% of maxmemory), 2 (> 95%)
 	inflight     atomic.Int64 // bytes of arguments in shards, node-wide
 
 	stats engineStats
@@ -116,13 +117,13 @@ func New(cfg *config.Config, opts Options) *Engine {
 	}
 	for i := 0; i < n; i++ {
 		s := shard.New(shard.Config{Index: i, Shards: n, NodeID: opts.NodeID,
-			SlowMicros: &e.slowMicros, OnSlow: e.slow})
+			SlowMicros: &e.slowMicros, OnSlow: e.slow, MemLevel: &e.memLevel})
 		e.shards = append(e.shards, s)
 		go s.Run()
 	}
 	e.buildCommands(cfg)
 	setMemoryLimit(cfg.MaxMemory)
-	e.mem.sample()
+	e.mem.sample(0)
 	go e.cron()
 	return e
 }
@@ -311,6 +312,16 @@ func (ls *loopState) publishInflight() {
 	}
 }
 
+// shardFree returns the bytes shards hold on free lists (freed job records
+// and body slots kept for reuse), which the heap counts as allocated.
+func (e *Engine) shardFree() int64 {
+	var n int64
+	for _, s := range e.shards {
+		n += s.Stats.Held.Load() - s.Stats.Memory.Load()
+	}
+	return n
+}
+
 // loopList returns a snapshot of the loop states.
 func (e *Engine) loopList() []*loopState {
 	e.loopsMu.Lock()
@@ -368,7 +379,12 @@ func (e *Engine) cron() {
 			return
 		case <-time.After(time.Second / time.Duration(hz)):
 		}
-		e.mem.sample()
+		e.mem.sample(e.shardFree())
+		lvl := int32(e.mem.level(e.Config()))
+		if lvl == 2 && e.Config().MaxMemoryPolicy == config.PolicyNoEviction {
+			lvl = 3 // shards evict no jobs
+		}
+		e.memLevel.Store(lvl)
 		e.rates(hz)
 		for _, ls := range e.loopList() {
 			_ = ls.loop.ExecuteFunc(ls.cron)

@@ -20,6 +20,8 @@ const (
 	errPaused         = "PAUSED Queue paused in input, try later"
 	errMaxLen         = "MAXLEN Queue is already longer than the specified MAXLEN count"
 	errNoRepl         = "NOREPL Not enough reachable nodes for the requested replication level"
+	errNoReplOOM      = "NOREPL Not enough reachable nodes for the requested replication level, since I'm unable to hold a copy of the message for the following reason: I'm out of memory"
+	errNoReplLeaving  = "NOREPL Not enough reachable nodes for the requested replication level, since I'm unable to hold a copy of the message for the following reason: I'm leaving the cluster"
 	errNoReplRemoved  = "NOREPL job removed (expired?) before the requested replication level was achieved"
 	errLeaving        = "LEAVING This node is leaving the cluster, please connect to a different one"
 	errReplicate      = "ERR REPLICATE must be between 1 and 65535"

@@ -28,10 +28,12 @@ const DisqueVersion = "1.0-rc1"
 //
 // "Used memory" is the Go heap held by allocated objects
 // (runtime/metrics /memory/classes/heap/objects:bytes), sampled every cron
-// tick. It includes garbage not yet collected, so the engine sets the
-// runtime's soft memory limit to maxmemory (SetMemoryLimit): the collector
-// runs before garbage alone can push the heap over a level. The levels of
-// the spec (75% external replication, 95% -OOM) apply to this figure.
+// tick, minus what the shards keep on their free lists (deleted jobs'
+// record and body slots, reused by the next jobs). It includes garbage not
+// yet collected, so the engine sets the runtime's soft memory limit to
+// maxmemory (SetMemoryLimit): the collector runs before garbage alone can
+// push the heap over a level. The levels of the spec (75% external
+// replication, 95% -OOM) apply to this figure.
 type memStats struct {
 	used    atomic.Int64
 	peak    atomic.Int64
@@ -41,14 +43,17 @@ type memStats struct {
 	loopOut sync.Map // loop index -> [2]int64{longest output, biggest input}
 }
 
-func (m *memStats) sample() {
+func (m *memStats) sample(free int64) {
 	m.mu.Lock()
 	if m.samples == nil {
 		m.samples = []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	}
 	metrics.Read(m.samples)
-	used := int64(m.samples[0].Value.Uint64())
+	used := int64(m.samples[0].Value.Uint64()) - free
 	m.mu.Unlock()
+	if used < 0 {
+		used = 0
+	}
 	m.used.Store(used)
 	if used > m.peak.Load() {
 		m.peak.Store(used)
@@ -291,6 +296,7 @@ func (e *Engine) infoStats() [][2]string {
 		{"jobs_acked", itoa(e.sumShards(func(i int) int64 { return e.shards[i].Stats.Acked.Load() }))},
 		{"jobs_expired", itoa(e.sumShards(func(i int) int64 { return e.shards[i].Stats.Expired.Load() }))},
 		{"jobs_requeued", itoa(e.sumShards(func(i int) int64 { return e.shards[i].Stats.Requeued.Load() }))},
+		{"jobs_evicted", itoa(e.sumShards(func(i int) int64 { return e.shards[i].Stats.Evicted.Load() }))},
 	}
 }
 

@@ -364,8 +364,12 @@ func (s *Shard) pause(b *Batch, op *Op) {
 // a null reply.
 func (s *Shard) flushAll() {
 	for sess, w := range s.blocked {
-		s.finishWaiter(w, nil)
 		delete(s.blocked, sess)
+		if w.claim.Take() {
+			s.finishWaiter(w, answerNull)
+		} else {
+			s.finishWaiter(w, nil)
+		}
 	}
 	s.st.each(0, func(i uint32, j *job.Job) bool {
 		_, _ = s.apply(i, j, job.Event{Kind: job.EvDelete})
@@ -374,4 +378,12 @@ func (s *Shard) flushAll() {
 	for _, q := range s.queues {
 		s.dropQueue(q)
 	}
+	// Start over with empty structures so the memory goes back to the
+	// runtime (free lists would otherwise keep every chunk).
+	s.st = store{}
+	s.ar = arena{}
+	now := s.wh.now
+	s.wh = wheel{st: &s.st, now: now}
+	s.qbyID, s.qfree = []*queue{nil}, nil
+	s.queues = make(map[string]*queue)
 }

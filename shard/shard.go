@@ -27,6 +27,10 @@ type Config struct {
 	// OnSlow runs on the shard goroutine and must not block.
 	SlowMicros *atomic.Int64
 	OnSlow     func(name string, args [][]byte, d time.Duration)
+	// MemLevel is the node's memory level (0: <= 75% of maxmemory, 1: >
+	// 75%, 2: > 95%, 3: > 95% with maxmemory-policy noeviction), published
+	// by the engine; nil means 0.
+	MemLevel *atomic.Int32
 }
 
 // Shard owns a slice of the node's queues and jobs: every queue whose slot
@@ -70,11 +74,13 @@ type Stats struct {
 	Jobs     atomic.Int64 // job records held (any state, dummy ACKs included)
 	Queues   atomic.Int64 // queue objects
 	Blocked  atomic.Int64 // clients blocked in GETJOB on this shard
-	Memory   atomic.Int64 // bytes held by records, index and bodies
+	Memory   atomic.Int64 // bytes of records, index and bodies in use
+	Held     atomic.Int64 // bytes the shard holds for them (in use or on free lists)
 	Created  atomic.Int64 // jobs created by ADDJOB
 	Acked    atomic.Int64 // jobs acknowledged
 	Expired  atomic.Int64 // jobs removed by TTL
 	Requeued atomic.Int64 // timer requeues
+	Evicted  atomic.Int64 // jobs evicted above 95% of maxmemory
 	_        [64]byte
 }
 
@@ -254,7 +260,9 @@ func (s *Shard) publish() {
 	s.Stats.Jobs.Store(int64(s.st.n))
 	s.Stats.Queues.Store(int64(len(s.queues)))
 	s.Stats.Blocked.Store(int64(len(s.blocked)))
-	s.Stats.Memory.Store(s.st.memory() + s.ar.used)
+	used, held := s.st.usage()
+	s.Stats.Memory.Store(used + s.ar.used)
+	s.Stats.Held.Store(held + s.ar.held)
 }
 
 // ---- replies -------------------------------------------------------------
@@ -433,18 +441,65 @@ func (s *Shard) fire(i uint32) {
 	}
 }
 
-// cron runs every 100 ms: queue eviction.
+// cron runs every 100 ms: eviction of idle empty queues (300 s idle; 10 s
+// above 75% of maxmemory, 2 s above 95%) and, above 95%, of jobs nobody can
+// need any more (semantics.md 12).
 func (s *Shard) cron(now job.Millis) {
-	const idle = 300_000
-	n := 0
-	for _, q := range s.queues {
-		if n >= 20 {
+	level := int32(0)
+	if s.cfg.MemLevel != nil {
+		level = s.cfg.MemLevel.Load()
+	}
+	idle := job.Millis(300_000)
+	switch level {
+	case 1:
+		idle = 10_000
+	case 2:
+		idle = 2_000
+		s.evictJobs()
+	case 3:
+		idle = 2_000
+	}
+	// Sample queues (map iteration order is random) and stop a round when
+	// fewer than 10% of the samples were evictable.
+	for round := 0; round < 16; round++ {
+		n, evicted := 0, 0
+		for _, q := range s.queues {
+			if n >= 20 {
+				break
+			}
+			n++
+			if q.evictable() && now-q.atime >= idle {
+				s.dropQueue(q)
+				evicted++
+			}
+		}
+		if n == 0 || evicted*10 < n {
 			break
 		}
-		n++
-		if q.evictable() && now-q.atime >= idle {
-			s.dropQueue(q)
+	}
+}
+
+// evictJobs deletes, at random, jobs that are acknowledged or are
+// at-most-once jobs already delivered: nothing else is ever evicted. It
+// stops after 10 consecutive picks that are not evictable, or 1 ms.
+func (s *Shard) evictJobs() {
+	if s.st.n == 0 {
+		return
+	}
+	start := time.Now()
+	misses := 0
+	for misses < 10 && time.Since(start) < time.Millisecond {
+		i := uint32(1 + s.rng.IntN(int(s.st.next-1)))
+		j := s.st.get(i)
+		evictable := j.State == job.Acked ||
+			(j.State == job.Active && j.AtMostOnce() && j.Flags&job.FlagDelivered != 0)
+		if !evictable {
+			misses++
+			continue
 		}
+		misses = 0
+		_, _ = s.apply(i, j, job.Event{Kind: job.EvDelete})
+		s.Stats.Evicted.Add(1)
 	}
 }
 

@@ -2,6 +2,7 @@ package shard
 
 import (
 	mbits "math/bits"
+	"unsafe"
 
 	"disq/engine/job"
 )
@@ -175,6 +176,12 @@ func (s *store) each(from uint32, fn func(i uint32, j *job.Job) bool) uint32 {
 }
 
 // memory returns the bytes held by the records and the index.
-func (s *store) memory() int64 {
-	return int64(len(s.pages))*pageSize*104 + int64(len(s.table))*4 + int64(cap(s.free))*4
+func (s *store) memory() int64 { _, held := s.usage(); return held }
+
+// usage returns the bytes of records and index in use, and the bytes held
+// (slab pages include free records).
+func (s *store) usage() (used, held int64) {
+	const rec = int64(unsafe.Sizeof(job.Job{}))
+	idx := int64(len(s.table))*4 + int64(cap(s.free))*4 + int64(len(s.inIdx))*8
+	return int64(s.n)*rec + idx, int64(len(s.pages))*pageSize*rec + idx
 }
