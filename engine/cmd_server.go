@@ -1,7 +1,11 @@
 package engine
 
 import (
+	"fmt"
 	"os"
+	"unsafe"
+
+	"disq/engine/job"
 	"strconv"
 	"time"
 
@@ -176,6 +180,24 @@ func cmdDebug(s *Session, args [][]byte) {
 		s.replyOK()
 	case eqFold(sub, "error") && len(args) == 3:
 		s.replyError(string(args[2]))
+	case (eqFold(sub, "restart") || eqFold(sub, "crash-and-recover")) && len(args) <= 3:
+		var delay int64
+		if len(args) == 3 {
+			v, ok := parseInt(args[2])
+			if !ok || v < 0 {
+				s.replyError(errNotInteger)
+				return
+			}
+			delay = v
+		}
+		if s.e.opts.Restart == nil || s.e.opts.Restart(time.Duration(delay)*time.Millisecond, eqFold(sub, "restart")) != nil {
+			s.replyError("ERR failed to restart the server. Check server logs.")
+			return
+		}
+		// No reply: the process is replaced.
+	case eqFold(sub, "structsize") && len(args) == 2:
+		s.replyBulk([]byte(fmt.Sprintf("job record:%d bytes\nshard op:%d bytes\nreply item:%d bytes\n",
+			unsafe.Sizeof(job.Job{}), unsafe.Sizeof(shard.Op{}), unsafe.Sizeof(shard.Reply{}))))
 	default:
 		s.replyError("ERR Unknown DEBUG subcommand or wrong number of arguments for '" + string(sub) + "'")
 	}

@@ -28,6 +28,10 @@ type Options struct {
 	Shutdown func(rewriteAOF bool) error
 	// SetLogLevel applies CONFIG SET loglevel (debug|verbose|notice|warning).
 	SetLogLevel func(level string)
+	// Restart re-executes the server after delay (DEBUG RESTART /
+	// CRASH-AND-RECOVER); clean asks for a config rewrite and a clean
+	// shutdown first. It returns an error if the restart cannot happen.
+	Restart func(delay time.Duration, clean bool) error
 }
 
 // Engine is the command layer of one node.
@@ -126,6 +130,17 @@ func New(cfg *config.Config, opts Options) *Engine {
 	e.mem.sample(0)
 	go e.cron()
 	return e
+}
+
+// IsCommand reports whether name (lower case) is in Disque's command table;
+// the server validates rename-command with it.
+func IsCommand(name string) bool {
+	for _, c := range commandTable() {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // Config returns the current configuration (immutable; CONFIG SET swaps it).

@@ -69,6 +69,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	cfg, err := config.Load(args, stdin)
+	if err == nil {
+		err = cfg.CheckRenames(engine.IsCommand)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -100,7 +103,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		srv      *netpoll.Server
 		stopOnce sync.Once
 		stopped  = make(chan struct{})
+		restart  = make(chan bool, 1) // true: clean restart (config rewrite first)
 	)
+	if writePid := cfg.Pidfile != "" && cfg.Pidfile != config.Default().Pidfile; writePid {
+		// Disque writes its pidfile only when daemonized; disq never
+		// daemonizes, so it writes one only when the directive asks for it.
+		if err := os.WriteFile(cfg.Pidfile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			logger.Warn("cannot write the pidfile", "file", cfg.Pidfile, "err", err)
+		} else {
+			defer os.Remove(cfg.Pidfile)
+		}
+	}
 	exe, _ := os.Executable()
 	eng := engine.New(cfg, engine.Options{
 		NodeID:      nodeID,
@@ -108,6 +121,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Logger:      logger,
 		Executable:  exe,
 		SetLogLevel: func(l string) { level.Set(slogLevel(l)) },
+		Restart: func(delay time.Duration, clean bool) error {
+			if _, err := os.Executable(); err != nil {
+				return err
+			}
+			time.AfterFunc(delay, func() {
+				select {
+				case restart <- clean:
+				default:
+				}
+			})
+			return nil
+		},
 		Shutdown: func(bool) error {
 			stopOnce.Do(func() { close(stopped) })
 			return nil
@@ -138,10 +163,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	reexec := false
 	select {
 	case s := <-sig:
 		logger.Warn("received signal, shutting down", "signal", s.String())
 	case <-stopped:
+	case clean := <-restart:
+		reexec = true
+		if cur := eng.Config(); clean && cur.ConfigFile != "" {
+			if err := config.Rewrite(cur.ConfigFile, cur); err != nil {
+				logger.Warn("DEBUG RESTART: config rewrite failed", "err", err)
+			}
+		}
+		logger.Warn("DEBUG RESTART: restarting the server")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -151,6 +185,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	eng.Close()
 	if cfg.UnixSocket != "" {
 		_ = os.Remove(cfg.UnixSocket)
+	}
+	if reexec {
+		exe, err := os.Executable()
+		if err == nil {
+			err = syscall.Exec(exe, os.Args, os.Environ())
+		}
+		logger.Error("DEBUG RESTART: exec failed", "err", err)
+		return 1
 	}
 	logger.Info("disq-server is now ready to exit, bye bye")
 	return 0
