@@ -13,6 +13,7 @@ import (
 // TestAddJob covers ADDJOB (commands.md 2.1, semantics.md 2 and 5.1) on a
 // lone node. The subtests share one server and use distinct queues.
 func TestAddJob(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, 2)
 
 	t.Run("ReplyShape", func(t *testing.T) {

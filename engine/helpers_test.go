@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"strconv"
@@ -13,6 +14,18 @@ import (
 	"disq/netpoll/resp"
 	"disq/shard"
 )
+
+// TestMain raises the default -parallel: these tests mostly wait on real
+// servers and timers, not on the CPU. An explicit -test.parallel wins.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", "8")
+	}
+	os.Exit(m.Run())
+}
 
 // Error lines of commands.md section 6, as the test client prints them.
 const (
@@ -69,6 +82,14 @@ func startServer(t *testing.T, shards int, directives ...string) *testserver.Ser
 // shardOf returns the shard that owns queue on a node with n shards (the
 // routing of shared/README.md decision 4, default tenant).
 func shardOf(queue string, n int) int { return shard.Of(shard.Slot("default", []byte(queue)), n) }
+
+// idShard returns the shard a job ID routes to on a node with n shards:
+// the slot sits in the first two base64 characters of the random part.
+func idShard(id string, n int) int {
+	const b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	slot := strings.IndexByte(b64, id[11])<<6 | strings.IndexByte(b64, id[12])
+	return slot % n
+}
 
 // sameShard returns k queue names "<prefix>-<i>" that live on one shard.
 func sameShard(prefix string, k, shards int) []string {
@@ -173,6 +194,25 @@ func waitBlocked(t testing.TB, c *testclient.Conn, q string, n int64) {
 		r := c.Do("QSTAT", q)
 		return r.Kind == resp.KindArray && !r.IsNull() && testclient.Field(r, "blocked").Int == n
 	})
+}
+
+// pollBlocked is waitBlocked that reports a failure with Errorf (the test
+// goes on) and gives up after d.
+func pollBlocked(t testing.TB, c *testclient.Conn, q string, n int64, d time.Duration) {
+	t.Helper()
+	var last resp.Reply
+	deadline := time.Now().Add(d)
+	for {
+		last = c.Do("QSTAT", q)
+		if last.Kind == resp.KindArray && !last.IsNull() && testclient.Field(last, "blocked").Int == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("QSTAT %s after %v: got %s; want blocked %d", q, d, last, n)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // jobsString prints jobs as "queue/body" for messages.

@@ -27,6 +27,7 @@ func badIDs(valid string) []string {
 // TestJobCommands covers SHOW, ACKJOB, FASTACK, DELJOB, NACK, ENQUEUE,
 // DEQUEUE and WORKING (commands.md 2.3-2.10) on a lone node.
 func TestJobCommands(t *testing.T) {
+	t.Parallel()
 	const shards = 2
 	srv := startServer(t, shards)
 

@@ -11,6 +11,7 @@ import (
 // 6.2, 6.3, 6.6, 7). The subtests run in parallel on one server, each on
 // its own queue, so the whole test takes about as long as the slowest one.
 func TestTimers(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, 2)
 
 	t.Run("RequeueAfterRetry", func(t *testing.T) {
@@ -131,17 +132,68 @@ func TestTimers(t *testing.T) {
 		const q = "tm-working"
 		id := c.AddJob(q, "x", "RETRY", "1", "TTL", "60")
 		c.GetJobs("FROM", q)
-		for i := 0; i < 5; i++ {
+		for i := 0; i < 7; i++ {
 			c.Expect(":1", "WORKING", id)
-			time.Sleep(400 * time.Millisecond)
+			time.Sleep(300 * time.Millisecond)
 			if n := qlen(c, q); n != 0 {
-				t.Fatalf("job requeued although WORKING was called every 400 ms (RETRY 1)")
+				t.Fatalf("job requeued although WORKING was called every 300 ms (RETRY 1)")
 			}
 		}
 		testclient.Eventually(t, 3*time.Second, "the job to be requeued once WORKING stops", func() bool {
 			return qlen(c, q) == 1
 		})
 		c.Expect(":1", "ACKJOB", id)
+	})
+
+	t.Run("PausedInPostponesRequeue", func(t *testing.T) {
+		t.Parallel()
+		// A requeue that falls while the queue is paused in is postponed by
+		// RETRY steps (semantics.md 4.5).
+		c := testclient.Dial(t, srv.Addr)
+		const q = "tm-pausein"
+		id := c.AddJob(q, "x", "RETRY", "1", "TTL", "60")
+		c.GetJobs("FROM", q)
+		c.Expect("+in", "PAUSE", q, "in")
+		time.Sleep(1800 * time.Millisecond)
+		c.Expect(":0", "QLEN", q)
+		if st := state(t, c, id); st != "active" {
+			t.Errorf("job due while its queue is paused in: state got %q; want active", st)
+		}
+		c.Expect("+none", "PAUSE", q, "none")
+		testclient.Eventually(t, 3*time.Second, "the job to be requeued once the input pause is cleared", func() bool {
+			return qlen(c, q) == 1
+		})
+		c.Expect(":1", "ACKJOB", id)
+	})
+
+	t.Run("PausedInDelay", func(t *testing.T) {
+		t.Parallel()
+		// At the end of DELAY on an input-paused queue an at-least-once job
+		// waits; an at-most-once job is queued anyway.
+		c := testclient.Dial(t, srv.Addr)
+		const q = "tm-pausein-delay"
+		c.Expect("+in", "PAUSE", q, "in")
+		least := c.Do("ADDJOB", q, "least", "0", "DELAY", "1", "RETRY", "1", "TTL", "60")
+		most := c.Do("ADDJOB", q, "most", "0", "DELAY", "1", "RETRY", "0", "TTL", "60")
+		if least.String() != errPaused || most.String() != errPaused {
+			t.Fatalf("ADDJOB on a paused-in queue: got %s and %s; want %s", least, most, errPaused)
+		}
+		// Jobs added before the pause.
+		c.Expect("+none", "PAUSE", q, "none")
+		l := c.AddJob(q, "least", "DELAY", "1", "RETRY", "1", "TTL", "60")
+		m := c.AddJob(q, "most", "DELAY", "1", "RETRY", "0", "TTL", "60")
+		c.Expect("+in", "PAUSE", q, "in")
+		time.Sleep(1600 * time.Millisecond)
+		if js := testclient.Jobs(t, c.Do("QPEEK", q, "10")); len(js) != 1 || js[0].ID != m {
+			t.Errorf("after DELAY 1 on a paused-in queue: queued %s; want only the RETRY 0 job", jobsString(js))
+		}
+		if st := state(t, c, l); st != "active" {
+			t.Errorf("RETRY 1 job at the end of its DELAY on a paused-in queue: state got %q; want active", st)
+		}
+		c.Expect("+none", "PAUSE", q, "none")
+		testclient.Eventually(t, 3*time.Second, "the delayed RETRY 1 job to be queued once the pause is cleared", func() bool {
+			return qlen(c, q) == 2
+		})
 	})
 
 	t.Run("TTLExpiry", func(t *testing.T) {
@@ -157,6 +209,7 @@ func TestTimers(t *testing.T) {
 		}
 		// Now "queued" is active and "active" is queued; both expire.
 		queued, active = active, queued
+		out := qstatInt(t, c, q, "jobs-out")
 		if ttl := showInt(t, c, queued, "ttl"); ttl < 1 || ttl > 2 {
 			t.Errorf("SHOW ttl of a TTL 2 job: got %d; want 1..2", ttl)
 		}
@@ -170,6 +223,9 @@ func TestTimers(t *testing.T) {
 		})
 		if d := time.Since(added); d < 1900*time.Millisecond || d > 3500*time.Millisecond {
 			t.Errorf("TTL 2 jobs expired %v after ADDJOB; want within ~1 s after the TTL", d)
+		}
+		if got := qstatInt(t, c, q, "jobs-out"); got != out {
+			t.Errorf("QSTAT jobs-out after a queued job expired: got %d; want %d (expiry is not a fetch)", got, out)
 		}
 		c.Expect("(nil)", "SHOW", short)
 		c.Expect(":0", "QLEN", "tm-ttl1")
