@@ -2,41 +2,40 @@ package engine
 
 import "math"
 
-// parseInt parses a decimal integer as Redis's string2ll does: an optional
-// '-', digits, no '+', no spaces, no leading zeros, must fit in int64.
-// (The spec notes C strtoll accepts the empty string as 0; disq rejects it.)
+// parseInt parses a decimal integer as the spec's numeric options are
+// parsed (commands.md 1.3, C strtoll): an optional leading '+' or '-',
+// digits (leading zeros allowed), no spaces, nothing after, and it must
+// fit in int64. The empty string, which strtoll reads as 0, is rejected.
 func parseInt(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 20 {
+	if len(b) == 0 {
 		return 0, false
 	}
 	neg := false
-	i := 0
-	if b[0] == '-' {
+	switch b[0] {
+	case '-':
 		neg = true
-		i = 1
-		if len(b) == 1 {
-			return 0, false
-		}
+		b = b[1:]
+	case '+':
+		b = b[1:]
 	}
-	if b[i] == '0' && len(b) > i+1 {
+	if len(b) == 0 {
 		return 0, false
 	}
 	var v uint64
-	for ; i < len(b); i++ {
-		c := b[i]
+	for _, c := range b {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		if v > (math.MaxUint64-9)/10 {
+		if v > (1<<63)/10 {
 			return 0, false
 		}
 		v = v*10 + uint64(c-'0')
-	}
-	if neg {
 		if v > 1<<63 {
 			return 0, false
 		}
-		return -int64(v), true
+	}
+	if neg {
+		return -int64(v), true // -(1<<63) wraps to MinInt64, as wanted
 	}
 	if v > math.MaxInt64 {
 		return 0, false

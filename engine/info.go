@@ -163,7 +163,7 @@ func (e *Engine) info(section string) string {
 		}
 		first = false
 		b.WriteString("# ")
-		b.WriteString(strings.ToUpper(sec[:1]) + sec[1:])
+		b.WriteString(sectionTitle(sec))
 		b.WriteString("\r\n")
 		for _, l := range lines {
 			b.WriteString(l[0])
@@ -173,6 +173,14 @@ func (e *Engine) info(section string) string {
 		}
 	}
 	return b.String()
+}
+
+// sectionTitle returns the INFO heading of a section ("cpu" -> "CPU").
+func sectionTitle(sec string) string {
+	if sec == "cpu" {
+		return "CPU"
+	}
+	return strings.ToUpper(sec[:1]) + sec[1:]
 }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }

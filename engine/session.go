@@ -227,6 +227,16 @@ func (s *Session) flush() {
 	}
 	if s.blocking && s.blockSeq-s.head >= s.tail-s.head {
 		s.blocking = false // the blocking request's reply is out
+		if len(s.blockShards) > 1 {
+			// A GETJOB armed on several shards was answered by one: drop
+			// the waiters the others still hold (they would otherwise stay
+			// until a job or the timeout comes).
+			for _, i := range s.blockShards {
+				b := s.ls.batch(i)
+				b.Ops = append(b.Ops, opCancel(s))
+			}
+			s.ls.schedulePush()
+		}
 		s.blockShards = s.blockShards[:0]
 		s.blockClaim = nil
 	}

@@ -232,7 +232,13 @@ func (s *Shard) appendShow(d []byte, j *job.Job) []byte {
 	}
 	d = resp.AppendBulkString(d, "next-awake-within")
 	if j.TSlot != 0 {
-		d = resp.AppendInt(d, int64(max(j.Awake()-now, 0)))
+		// The next action: the requeue (or roll-over of a queued job's
+		// requeue clock), or the expiry.
+		awake := j.Expire
+		if t := j.NextRequeue(now); t != 0 && t < awake {
+			awake = t
+		}
+		d = resp.AppendInt(d, int64(max(awake-now, 0)))
 	} else {
 		d = resp.AppendNullBulk(d)
 	}
@@ -283,6 +289,9 @@ func (s *Shard) qpeek(b *Batch, op *Op) {
 	fromTail := count < 0
 	if fromTail {
 		count = -count
+		if count < 0 { // -MinInt64 overflows
+			count = int64(q.live)
+		}
 	}
 	if count > int64(q.live) {
 		count = int64(q.live)

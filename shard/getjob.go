@@ -113,10 +113,10 @@ func (s *Shard) getJob(b *Batch, op *Op) {
 			q.addWaiter(w)
 		}
 	}
-	if t := op.N[1]; t > 0 {
+	if t := op.N[1]; t > 0 && job.Millis(t) < maxInt64()-s.now {
 		w.deadline = s.now + job.Millis(t)
 		heap.Push(&s.waits, w)
-	}
+	} // else: a timeout beyond the end of time is no timeout
 	if old := s.blocked[op.Sess]; old != nil {
 		s.finishWaiter(old, nil) // cannot happen: a blocked session sends nothing else
 	}
