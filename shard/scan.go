@@ -36,8 +36,8 @@ func (s *Shard) qscan(b *Batch, op *Op) {
 	}
 	n := int64(0)
 	for ; pos < uint32(len(s.qbyID)); pos++ {
-		if !busy && (n >= count || steps <= 0) {
-			break
+		if !busy && (n >= count || steps <= 0) && steps < scanSteps(op) {
+			break // at least one step per call, as upstream's do-while
 		}
 		steps--
 		q := s.qbyID[pos]
@@ -81,8 +81,8 @@ func (s *Shard) jscan(b *Batch, op *Op) {
 	}
 	n := int64(0)
 	for ; pos < s.st.next; pos++ {
-		if !busy && (n >= count || steps <= 0) {
-			break
+		if !busy && (n >= count || steps <= 0) && steps < scanSteps(op) {
+			break // at least one step per call, as upstream's do-while
 		}
 		steps--
 		j := s.st.get(pos)
@@ -110,6 +110,12 @@ func (s *Shard) jscan(b *Batch, op *Op) {
 	}
 	putCount(rb.Data[start:], n)
 	end(rb, op.Sess, op.Seq, start, Part, next)
+}
+
+// scanSteps is the step budget of a call (the first step always runs).
+func scanSteps(op *Op) int64 {
+	_, steps, _ := scanWork(op)
+	return steps
 }
 
 func putCount(b []byte, n int64) {

@@ -29,6 +29,11 @@ type wheel struct {
 	tmp   []uint32
 }
 
+// slotFiring marks a record taken out of its slot to fire: rescheduling or
+// unlinking it from inside another record's fire callback cancels the
+// pending firing.
+const slotFiring = 0xFFFF
+
 const (
 	wheelLevels = 7
 	wheelSpan   = int64(1) << (6 * wheelLevels) // farthest schedulable delta, ms
@@ -69,6 +74,10 @@ func (w *wheel) schedule(i uint32, at int64) {
 func (w *wheel) unlink(i uint32) {
 	j := w.st.get(i)
 	if j.TSlot == 0 {
+		return
+	}
+	if j.TSlot == slotFiring {
+		j.TSlot = 0 // taken out already (and not counted in n)
 		return
 	}
 	l, s := int(j.TSlot-1)/64, int(j.TSlot-1)%64
@@ -112,7 +121,7 @@ func (w *wheel) take(l int, s int64) []uint32 {
 	for i := w.heads[l][s]; i != 0; {
 		j := w.st.get(i)
 		next := j.TNext
-		j.TSlot, j.TNext, j.TPrev = 0, 0, 0
+		j.TSlot, j.TNext, j.TPrev = slotFiring, 0, 0
 		w.n--
 		w.tmp = append(w.tmp, i)
 		i = next
@@ -145,12 +154,18 @@ func (w *wheel) advance(to int64, max int, due func(i uint32) int64, fire func(i
 				continue
 			}
 			for _, i := range w.take(l, s) {
+				w.st.get(i).TSlot = 0
 				w.schedule(i, due(i)) // due now or earlier lands on now+1
 			}
 		}
 		s := t & 63
 		if w.occ[0]&(1<<s) != 0 {
 			for _, i := range w.take(0, s) {
+				j := w.st.get(i)
+				if j.TSlot != slotFiring {
+					continue // rescheduled or cancelled by an earlier firing
+				}
+				j.TSlot = 0
 				fire(i)
 				fired++
 			}
