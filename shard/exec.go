@@ -82,6 +82,7 @@ func (s *Shard) addJob(b *Batch, op *Op) {
 	}
 	s.lastCT = ct
 	i, j := s.st.alloc()
+	id.SetHint(i)
 	j.ID = id
 	j.CTime = ct
 	j.Expire = now + job.Millis(ttl)*1000
@@ -90,7 +91,7 @@ func (s *Shard) addJob(b *Batch, op *Op) {
 	j.Queue = q.id
 	j.Body, j.BodyLen = s.ar.put(body), uint32(len(body))
 	q.refs++
-	s.st.insert(i)
+	s.st.index(i)
 	s.Stats.Created.Add(1)
 	rb := s.begin(op.RQ)
 	start := len(rb.Data)

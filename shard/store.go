@@ -20,7 +20,8 @@ type store struct {
 
 	table []uint32 // open addressing, linear probing; 0 = empty, else record index
 	mask  uint64
-	inIdx []uint64 // bit i: record i is in the table
+	inIdx   []uint64 // bit i: record i is in the table
+	inTable int      // records in the table
 }
 
 const (
@@ -63,8 +64,16 @@ func (s *store) release(i uint32) {
 	s.n--
 }
 
-// lookup returns the index of the record holding id, or 0.
+// lookup returns the index of the record holding id, or 0. Jobs created by
+// this shard carry their record index as the ID's hint and are found
+// directly; other jobs (copies from other nodes, imports, reloads) are in
+// the hash table.
 func (s *store) lookup(id *job.ID) uint32 {
+	if h := id.Hint(); h != 0 && h < s.next {
+		if j := s.get(h); j.State != job.Free && j.ID == *id {
+			return h
+		}
+	}
 	if s.table == nil {
 		return 0
 	}
@@ -79,12 +88,21 @@ func (s *store) lookup(id *job.ID) uint32 {
 	}
 }
 
+// index makes record i findable by its ID: directly when the ID's hint is
+// the record's index, else through the hash table.
+func (s *store) index(i uint32) {
+	if s.get(i).ID.Hint() != i {
+		s.insert(i)
+	}
+}
+
 // insert indexes record i under its ID (which must not be indexed yet).
 func (s *store) insert(i uint32) {
-	if uint64(s.n)*4 >= uint64(len(s.table))*3 || s.table == nil {
+	if uint64(s.inTable+1)*4 >= uint64(len(s.table))*3 || s.table == nil {
 		s.grow()
 	}
 	s.place(i)
+	s.inTable++
 	for int(i>>6) >= len(s.inIdx) {
 		s.inIdx = append(s.inIdx, 0)
 	}
@@ -130,6 +148,7 @@ func (s *store) remove(i uint32) {
 		return // not indexed
 	}
 	s.inIdx[i>>6] &^= 1 << (i & 63)
+	s.inTable--
 	id := &s.get(i).ID
 	p := id.Hash() & s.mask
 	for s.table[p] != i {

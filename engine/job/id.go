@@ -19,6 +19,14 @@ package job
 //
 // The binary form (ID) is 24 bytes: node prefix (4), random part (18), TTL
 // field (2, big-endian). Records store it; the text form is rebuilt on output.
+//
+// The creating shard may also store a 32-bit hint in the last 4 bytes of the
+// random part (SetHint): the index of the job's record, so that commands on
+// jobs created by this node find the record without a hash table. 100 random
+// bits remain (plus the slot), ample for uniqueness (the spec asks for about
+// 144 bits of which IDs must never repeat; the hint only repeats for records
+// reused after their job ended, and the random bits still differ). A hint
+// is never trusted: the record's full ID is compared.
 
 // IDLen is the length of a job ID in text form.
 const IDLen = 40
@@ -131,6 +139,16 @@ func (id *ID) Hash() uint64 {
 		h = h<<8 | uint64(id[i])
 	}
 	return h
+}
+
+// Hint returns the 32-bit record hint carried in the random part.
+func (id *ID) Hint() uint32 {
+	return uint32(id[18])<<24 | uint32(id[19])<<16 | uint32(id[20])<<8 | uint32(id[21])
+}
+
+// SetHint stores a 32-bit record hint in the random part (see above).
+func (id *ID) SetHint(h uint32) {
+	id[18], id[19], id[20], id[21] = byte(h>>24), byte(h>>16), byte(h>>8), byte(h)
 }
 
 // MakeID builds an ID from the creating node's prefix, the slot, 18 bytes of
