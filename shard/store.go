@@ -18,8 +18,8 @@ type store struct {
 	next  uint32      // next never-used index
 	n     int         // records in use
 
-	table []uint32 // open addressing, linear probing; 0 = empty, else record index
-	mask  uint64
+	table   []uint32 // open addressing, linear probing; 0 = empty, else record index
+	mask    uint64
 	inIdx   []uint64 // bit i: record i is in the table
 	inTable int      // records in the table
 }
