@@ -1,0 +1,112 @@
+package shard
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"disq/engine/job"
+)
+
+// BenchmarkStepAddGetAck: one op of the benchmark is one job through
+// ADDJOB, GETJOB and ACKJOB, batched 64 jobs per Step as an event loop
+// would deliver them under load.
+func BenchmarkStepAddGetAck(b *testing.B) {
+	const perBatch = 64
+	body := []byte("01234567890123456789")
+	c := newCycler(perBatch, body)
+	for k := 0; k < 100; k++ {
+		c.step()
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	b.ResetTimer()
+	for done := 0; done < b.N; done += perBatch {
+		c.step()
+	}
+}
+
+// BenchmarkWheel: schedule a record at a random time within an hour, then
+// advance by 1 ms, with 100k records pending (one op = one schedule and one
+// ms of advance, re-arming every fired record).
+func BenchmarkWheel(b *testing.B) {
+	var st store
+	w := wheel{st: &st, now: int64(testT0)}
+	rng := rand.New(rand.NewPCG(3, 3))
+	sched := func(i uint32, at int64) {
+		st.get(i).Expire = job.Millis(at)
+		w.schedule(i, at)
+	}
+	due := func(i uint32) int64 { return int64(st.get(i).Expire) }
+	fire := func(i uint32) { sched(i, w.now+1+rng.Int64N(3_600_000)) }
+	recs := make([]uint32, 100_000)
+	for k := range recs {
+		recs[k], _ = st.alloc()
+		sched(recs[k], w.now+1+rng.Int64N(3_600_000))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for k := 0; k < b.N; k++ {
+		sched(recs[k%len(recs)], w.now+1+rng.Int64N(3_600_000))
+		w.advance(w.now+1, 1<<30, due, fire)
+	}
+}
+
+// lookupFixture is built once: the benchmark function runs several times.
+var lookupFixture struct {
+	st   *store
+	ids  []job.ID
+	perm []int
+}
+
+// BenchmarkStoreLookup: hits in an index of 1M jobs, in random order (one
+// op = one lookup; mostly cache misses on the table and the records).
+func BenchmarkStoreLookup(b *testing.B) {
+	const n = 1 << 20
+	f := &lookupFixture
+	if f.st == nil {
+		f.st = new(store)
+		rng := rand.New(rand.NewPCG(4, 4))
+		f.ids = make([]job.ID, n)
+		for k := range f.ids {
+			i, j := f.st.alloc()
+			j.ID = makeID(rng, uint16(rng.Uint32()))
+			j.State = job.Queued
+			f.st.insert(i)
+			f.ids[k] = j.ID
+		}
+		f.perm = rng.Perm(n)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for k := 0; k < b.N; k++ {
+		if f.st.lookup(&f.ids[f.perm[k&(n-1)]]) == 0 {
+			b.Fatal("miss")
+		}
+	}
+}
+
+// BenchmarkStoreLookupHint: the same for jobs created by this shard, found
+// through the record index carried in their ID.
+func BenchmarkStoreLookupHint(b *testing.B) {
+	const n = 1 << 20
+	var st store
+	rng := rand.New(rand.NewPCG(5, 5))
+	ids := make([]job.ID, n)
+	for k := range ids {
+		i, j := st.alloc()
+		id := makeID(rng, uint16(rng.Uint32()))
+		id.SetHint(i)
+		j.ID = id
+		j.State = job.Queued
+		st.index(i)
+		ids[k] = id
+	}
+	perm := rng.Perm(n)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for k := 0; k < b.N; k++ {
+		if st.lookup(&ids[perm[k&(n-1)]]) == 0 {
+			b.Fatal("miss")
+		}
+	}
+}

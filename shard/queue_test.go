@@ -1,0 +1,440 @@
+package shard
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+
+	"disq/engine/job"
+)
+
+// queueModel checks a queue against a dumb twin: the set of queued records,
+// sorted by (CTime, ID) on demand.
+type queueModel struct {
+	t      *testing.T
+	rng    *rand.Rand
+	st     store
+	q      queue
+	lastCT uint64
+	queued map[uint32]bool // model: records in the queue
+	active []uint32        // records out of the queue, still alive (may be requeued)
+}
+
+func newQueueModel(t *testing.T, seed uint64) *queueModel {
+	return &queueModel{
+		t:      t,
+		rng:    rand.New(rand.NewPCG(seed, 99)),
+		queued: map[uint32]bool{},
+		lastCT: uint64(testT0) * 1_000_000,
+	}
+}
+
+func (m *queueModel) newRecord(ct uint64) uint32 {
+	i, j := m.st.alloc()
+	for k := range j.ID {
+		j.ID[k] = byte(m.rng.Uint32())
+	}
+	j.CTime = ct
+	return i
+}
+
+// push queues record i (the caller set its CTime).
+func (m *queueModel) push(i uint32) {
+	m.st.get(i).State = job.Queued
+	m.q.push(&m.st, i)
+	m.queued[i] = true
+}
+
+// leave takes a queued record out as the shard does for DEQUEUE, WORKING,
+// ACK or expiry: bump QVer, tell the queue.
+func (m *queueModel) leave(i uint32) {
+	j := m.st.get(i)
+	j.State = job.Active
+	j.QVer++
+	m.q.dropped(&m.st)
+	delete(m.queued, i)
+	m.active = append(m.active, i)
+}
+
+// want returns the model's records in delivery order.
+func (m *queueModel) want() []uint32 {
+	var w []uint32
+	for i := range m.queued {
+		w = append(w, i)
+	}
+	slices.SortFunc(w, func(a, b uint32) int {
+		ja, jb := m.st.get(a), m.st.get(b)
+		if ja.CTime != jb.CTime {
+			if ja.CTime < jb.CTime {
+				return -1
+			}
+			return 1
+		}
+		return bytes.Compare(ja.ID[:], jb.ID[:])
+	})
+	return w
+}
+
+func (m *queueModel) check() {
+	if m.q.live != len(m.queued) {
+		m.t.Fatalf("live = %d; model %d", m.q.live, len(m.queued))
+	}
+	want := m.want()
+	got := m.q.ordered(&m.st, nil, len(want)+5, false)
+	if !slices.Equal(got, want) {
+		m.t.Fatalf("ordered forward = %v; want %v", got, want)
+	}
+	rev := slices.Clone(want)
+	slices.Reverse(rev)
+	if got := m.q.ordered(&m.st, nil, len(want)+5, true); !slices.Equal(got, rev) {
+		m.t.Fatalf("ordered from tail = %v; want %v", got, rev)
+	}
+	if len(want) > 0 {
+		k := 1 + m.rng.IntN(len(want))
+		if got := m.q.ordered(&m.st, nil, k, false); !slices.Equal(got, want[:k]) {
+			m.t.Fatalf("ordered forward max %d = %v; want %v", k, got, want[:k])
+		}
+		if got := m.q.ordered(&m.st, nil, k, true); !slices.Equal(got, rev[:k]) {
+			m.t.Fatalf("ordered from tail max %d = %v; want %v", k, got, rev[:k])
+		}
+	}
+	if got := m.q.ordered(&m.st, nil, 0, false); len(got) != 0 {
+		m.t.Fatalf("ordered max 0 = %v", got)
+	}
+	// Ring invariant: valid ring entries are in strictly increasing CTime.
+	var prev uint64
+	for k := 0; k < m.q.size; k++ {
+		e := m.q.ring[(m.q.head+k)&(len(m.q.ring)-1)]
+		if !m.q.valid(&m.st, e) {
+			continue
+		}
+		ct := m.st.get(e.idx).CTime
+		if ct <= prev {
+			m.t.Fatalf("ring not sorted: CTime %d after %d", ct, prev)
+		}
+		prev = ct
+	}
+	// Stale entries are bounded by tidy: at most max(64, live) of them.
+	if stale := m.q.size + len(m.q.heap) - m.q.live; stale > 64 && stale > m.q.live {
+		m.t.Fatalf("%d stale entries for %d live ones: tidy did not compact", stale, m.q.live)
+	}
+	if m.q.live == 0 && (m.q.size != 0 || len(m.q.heap) != 0 || m.q.head != 0) {
+		m.t.Fatalf("empty queue not reset: size %d heap %d head %d", m.q.size, len(m.q.heap), m.q.head)
+	}
+}
+
+func (m *queueModel) step() {
+	r := m.rng
+	p := r.IntN(100)
+	if len(m.queued) > 120 && p < 55 {
+		p += 20 // keep the queue around a hundred jobs: pop or remove instead
+	}
+	switch {
+	case p < 30: // a new job: ring append
+		m.lastCT += 1 + uint64(r.IntN(3))*1_000_000
+		m.push(m.newRecord(m.lastCT))
+	case p < 38: // a copy from another node, older than the tail: heap
+		ct := m.lastCT - uint64(r.IntN(1000))*1000
+		if w := m.want(); r.IntN(4) == 0 && len(w) > 0 {
+			// Same CTime as a queued job: the ID breaks the tie.
+			ct = m.st.get(w[r.IntN(len(w))]).CTime
+		}
+		m.push(m.newRecord(ct))
+	case p < 55: // requeue (NACK, timer): keeps its CTime, goes near the head
+		if len(m.active) > 0 {
+			k := r.IntN(len(m.active))
+			i := m.active[k]
+			m.active[k] = m.active[len(m.active)-1]
+			m.active = m.active[:len(m.active)-1]
+			m.push(i)
+		}
+	case p < 75: // pop (GETJOB)
+		want := m.want()
+		i := m.q.pop(&m.st)
+		if len(want) == 0 {
+			if i != 0 {
+				m.t.Fatalf("pop of an empty queue = %d", i)
+			}
+			return
+		}
+		if i != want[0] {
+			m.t.Fatalf("pop = %d (ctime %d); want %d (ctime %d)", i, m.st.get(i).CTime, want[0], m.st.get(want[0]).CTime)
+		}
+		if m.st.get(i).State != job.Queued {
+			m.t.Fatal("pop returned a record that is not queued")
+		}
+		m.leave(i) // EvDeliver's EffDequeue
+	case p < 88: // lazy removal from the middle
+		if len(m.queued) > 0 {
+			w := m.want()
+			i := w[r.IntN(len(w))]
+			m.leave(i)
+			if r.IntN(2) == 0 {
+				// ACK: the record is freed at once, and reused by the next
+				// job (the free list is LIFO) while its entry is still in
+				// the ring or heap.
+				m.active = m.active[:len(m.active)-1]
+				m.st.get(i).State = job.Free
+				m.st.release(i)
+			}
+		}
+	case p < 96: // free an active record; its index is reused later
+		if len(m.active) > 0 {
+			k := r.IntN(len(m.active))
+			i := m.active[k]
+			m.active[k] = m.active[len(m.active)-1]
+			m.active = m.active[:len(m.active)-1]
+			m.st.get(i).State = job.Free
+			m.st.release(i)
+		}
+	case p < 98:
+		m.q.compact(&m.st)
+	default: // mass removal (DEQUEUE of many jobs): tidy must compact
+		for _, i := range m.want() {
+			if r.IntN(10) != 0 {
+				m.leave(i)
+			}
+		}
+		m.check()
+	}
+}
+
+func TestQueueDifferential(t *testing.T) {
+	seeds := 40
+	if v := os.Getenv("QSEEDS"); v != "" { // QSEEDS=1000 for a longer run
+		seeds, _ = strconv.Atoi(v)
+	}
+	for seed := 0; seed < seeds; seed++ {
+		t.Run("seed"+strconv.Itoa(seed), func(t *testing.T) {
+			m := newQueueModel(t, uint64(seed))
+			for k := 0; k < 1500; k++ {
+				m.step()
+				if k%4 == 0 {
+					m.check()
+				}
+			}
+			// Drain by popping.
+			for _, want := range m.want() {
+				if i := m.q.pop(&m.st); i != want {
+					t.Fatalf("drain pop = %d; want %d", i, want)
+				}
+				m.leave(want)
+			}
+			if i := m.q.pop(&m.st); i != 0 {
+				t.Fatalf("pop of a drained queue = %d", i)
+			}
+			m.check()
+		})
+	}
+}
+
+// TestQueueRequeueNearHead: a requeued job keeps its CTime, so it is
+// delivered before younger jobs (spec 4.2).
+func TestQueueRequeueNearHead(t *testing.T) {
+	m := newQueueModel(t, 1)
+	var recs []uint32
+	for k := 0; k < 5; k++ {
+		m.lastCT++
+		i := m.newRecord(m.lastCT)
+		m.push(i)
+		recs = append(recs, i)
+	}
+	first := m.q.pop(&m.st)
+	if first != recs[0] {
+		t.Fatalf("pop = %d; want %d", first, recs[0])
+	}
+	m.leave(first)
+	m.lastCT++
+	young := m.newRecord(m.lastCT)
+	m.push(young)
+	m.active = m.active[:0]
+	m.push(first) // requeue: goes to the heap
+	if len(m.q.heap) != 1 {
+		t.Fatalf("requeued job not in the heap (heap %d entries)", len(m.q.heap))
+	}
+	want := append([]uint32{first}, recs[1:]...)
+	want = append(want, young)
+	if got := m.q.ordered(&m.st, nil, 10, false); !slices.Equal(got, want) {
+		t.Fatalf("order after requeue = %v; want %v", got, want)
+	}
+	for _, w := range want {
+		if i := m.q.pop(&m.st); i != w {
+			t.Fatalf("pop = %d; want %d", i, w)
+		}
+		m.leave(w)
+	}
+}
+
+// TestQueueLazyRemovalCompact: stale entries are skipped, compacted once
+// they dominate, and everything is released when the queue empties.
+func TestQueueLazyRemovalCompact(t *testing.T) {
+	m := newQueueModel(t, 2)
+	var recs []uint32
+	for k := 0; k < 3000; k++ {
+		m.lastCT++
+		i := m.newRecord(m.lastCT)
+		m.push(i)
+		recs = append(recs, i)
+	}
+	if len(m.q.ring) < 3000 {
+		t.Fatalf("ring capacity %d for 3000 entries", len(m.q.ring))
+	}
+	// Remove all but every 10th: compaction must keep stale <= live.
+	for k, i := range recs {
+		if k%10 != 0 {
+			m.leave(i)
+		}
+	}
+	m.check()
+	if m.q.size > 2*m.q.live {
+		t.Fatalf("ring holds %d entries for %d live jobs after removals", m.q.size, m.q.live)
+	}
+	// A stale entry whose record was freed and reused by a new job stays
+	// stale: the new life has a higher QVer.
+	victim := recs[1]
+	m.active = nil
+	m.st.get(victim).State = job.Free
+	m.st.release(victim)
+	m.lastCT++
+	reused := m.newRecord(m.lastCT)
+	if reused != victim {
+		t.Fatalf("record not reused (%d != %d)", reused, victim)
+	}
+	m.st.get(reused).State = job.Queued // queued elsewhere, never pushed here
+	m.q.compact(&m.st)
+	for k := 0; k < m.q.size; k++ {
+		if e := m.q.ring[(m.q.head+k)&(len(m.q.ring)-1)]; e.idx == reused {
+			t.Fatalf("stale entry of a reused record survived compaction (ver %d, record QVer %d)", e.ver, m.st.get(reused).QVer)
+		}
+	}
+	m.st.get(reused).State = job.Free
+	// Empty the queue: tidy resets it and drops the big ring.
+	for _, i := range m.want() {
+		m.leave(i)
+	}
+	m.check()
+	if m.q.ring != nil {
+		t.Fatalf("ring of %d entries kept after the queue emptied; want released", len(m.q.ring))
+	}
+	m.lastCT++
+	m.push(m.newRecord(m.lastCT))
+	m.check()
+}
+
+// TestQueueWaiters: FIFO, done waiters skipped and dropped, list reset when
+// drained.
+func TestQueueWaiters(t *testing.T) {
+	var q queue
+	if q.nextWaiter() != nil {
+		t.Fatal("waiter in an empty list")
+	}
+	ws := make([]*waiter, 5)
+	for k := range ws {
+		ws[k] = &waiter{seq: uint32(k)}
+		q.addWaiter(ws[k])
+	}
+	if q.blocked != 5 {
+		t.Fatalf("blocked = %d; want 5", q.blocked)
+	}
+	if w := q.nextWaiter(); w != ws[0] {
+		t.Fatalf("first waiter = %v; want seq 0", w)
+	}
+	if w := q.nextWaiter(); w != ws[0] {
+		t.Fatal("nextWaiter removed a live waiter")
+	}
+	ws[0].done, ws[1].done, ws[3].done = true, true, true
+	if w := q.nextWaiter(); w != ws[2] {
+		t.Fatalf("after skipping done waiters got %v; want seq 2", w)
+	}
+	if q.waiters[0] != nil || q.waiters[1] != nil {
+		t.Fatal("skipped waiters not released")
+	}
+	ws[2].done = true
+	if w := q.nextWaiter(); w != ws[4] {
+		t.Fatalf("got %v; want seq 4", w)
+	}
+	ws[4].done = true
+	if w := q.nextWaiter(); w != nil {
+		t.Fatalf("all done, got %v", w)
+	}
+	if len(q.waiters) != 0 || q.whead != 0 {
+		t.Fatalf("drained list not reset: len %d head %d", len(q.waiters), q.whead)
+	}
+	// Reset on add when every listed waiter was consumed.
+	a, b := &waiter{seq: 10}, &waiter{seq: 11}
+	q.addWaiter(a)
+	a.done = true
+	q.nextWaiter()
+	q.addWaiter(b)
+	if w := q.nextWaiter(); w != b {
+		t.Fatalf("got %v; want seq 11", w)
+	}
+}
+
+func TestPauseName(t *testing.T) {
+	for st, want := range map[uint8]string{0: "none", pauseIn: "in", pauseOut: "out", pauseIn | pauseOut: "all"} {
+		if got := pauseName(st); got != want {
+			t.Fatalf("pauseName(%d) = %q; want %q", st, got, want)
+		}
+	}
+}
+
+func TestQueueEvictable(t *testing.T) {
+	f := func(q queue, want bool) {
+		t.Helper()
+		if got := q.evictable(); got != want {
+			t.Fatalf("evictable(%+v) = %v; want %v", q, got, want)
+		}
+	}
+	f(queue{}, true)
+	f(queue{live: 1}, false)
+	f(queue{blocked: 1}, false)
+	f(queue{pause: pauseIn}, false)
+	f(queue{refs: 1}, false)
+}
+
+// TestQueueHeapStaleReusedRecord: a requeued job (heap entry) leaves the
+// queue lazily (ACK/DEQUEUE/WORKING/expiry), its record is freed and reused
+// by a new job with a newer CTime. The stale heap entry must not change the
+// order of the live ones (spec 4.2: GETJOB takes the lowest ctime).
+func TestQueueHeapStaleReusedRecord(t *testing.T) {
+	m := newQueueModel(t, 3)
+	base := m.lastCT
+	rec := map[uint64]uint32{} // ctime rank -> record
+	pushCT := func(rank uint64) {
+		i := m.newRecord(base + rank)
+		rec[rank] = i
+		m.push(i)
+	}
+	pushCT(5000) // ring (the queue was empty): tail ctime 5000
+	// Heap insertions in this order build the array [10 20 30 25 26 35 36]:
+	// 25 and 26 are children of 20.
+	for _, r := range []uint64{10, 20, 30, 25, 26, 35, 36} {
+		pushCT(r)
+	}
+	if len(m.q.heap) != 7 {
+		t.Fatalf("heap has %d entries; want 7", len(m.q.heap))
+	}
+	// Job 20 leaves the queue lazily; its record is freed and reused.
+	m.leave(rec[20])
+	m.active = nil
+	m.st.get(rec[20]).State = job.Free
+	m.st.release(rec[20])
+	reused := m.newRecord(base + 9999) // a new job, elsewhere
+	if reused != rec[20] {
+		t.Fatalf("record %d not reused (got %d)", rec[20], reused)
+	}
+	m.st.get(reused).State = job.Active
+	var got []uint64
+	for i := m.q.pop(&m.st); i != 0; i = m.q.pop(&m.st) {
+		got = append(got, m.st.get(i).CTime-base)
+		m.leave(i)
+	}
+	want := []uint64{10, 25, 26, 30, 35, 36, 5000}
+	if !slices.Equal(got, want) {
+		t.Fatalf("pop order %v; want %v (a stale heap entry whose record was reused reorders the heap)", got, want)
+	}
+}
