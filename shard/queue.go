@@ -29,7 +29,7 @@ type queue struct {
 	head   int
 	size   int    // entries in the ring, live or stale
 	tailCT uint64 // CTime of the last entry appended to the ring
-	heap   []qentry
+	heap   []hentry
 	live   int
 
 	waiters []*waiter // FIFO; done waiters are skipped
@@ -46,6 +46,22 @@ type queue struct {
 }
 
 type qentry struct{ idx, ver uint32 }
+
+// hentry is a heap entry. It carries its ordering key, frozen at push time:
+// a stale entry's record may be freed and reused by another job, whose
+// (CTime, ID) must not move the entry inside the heap.
+type hentry struct {
+	ct       uint64
+	id       job.ID
+	idx, ver uint32
+}
+
+func hless(a, b *hentry) bool {
+	if a.ct != b.ct {
+		return a.ct < b.ct
+	}
+	return bytes.Compare(a.id[:], b.id[:]) < 0
+}
 
 const (
 	pauseIn  = 1
@@ -93,7 +109,7 @@ func (q *queue) push(st *store, idx uint32) {
 		q.tailCT = j.CTime
 		return
 	}
-	q.heap = append(q.heap, e)
+	q.heap = append(q.heap, hentry{j.CTime, j.ID, idx, j.QVer})
 	q.siftUp(st, len(q.heap)-1)
 }
 
@@ -148,7 +164,7 @@ func (q *queue) compact(st *store) {
 	q.size = n
 	h := q.heap[:0]
 	for _, e := range q.heap {
-		if q.valid(st, e) {
+		if q.valid(st, qentry{e.idx, e.ver}) {
 			h = append(h, e)
 		}
 	}
@@ -167,7 +183,7 @@ func (q *queue) pop(st *store) uint32 {
 			q.head = (q.head + 1) & (len(q.ring) - 1)
 			q.size--
 		}
-		for len(q.heap) > 0 && !q.valid(st, q.heap[0]) {
+		for len(q.heap) > 0 && !q.valid(st, qentry{q.heap[0].idx, q.heap[0].ver}) {
 			q.heapPop(st)
 		}
 		switch {
@@ -184,7 +200,7 @@ func (q *queue) pop(st *store) uint32 {
 	}
 }
 
-func (q *queue) heapPop(st *store) qentry {
+func (q *queue) heapPop(st *store) hentry {
 	h := q.heap
 	e := h[0]
 	last := len(h) - 1
@@ -200,7 +216,7 @@ func (q *queue) siftUp(st *store, i int) {
 	h := q.heap
 	for i > 0 {
 		p := (i - 1) / 2
-		if !less(st, h[i].idx, h[p].idx) {
+		if !hless(&h[i], &h[p]) {
 			break
 		}
 		h[i], h[p] = h[p], h[i]
@@ -216,10 +232,10 @@ func (q *queue) siftDown(st *store, i int) {
 			return
 		}
 		m := l
-		if r := l + 1; r < len(h) && less(st, h[r].idx, h[l].idx) {
+		if r := l + 1; r < len(h) && hless(&h[r], &h[l]) {
 			m = r
 		}
-		if !less(st, h[m].idx, h[i].idx) {
+		if !hless(&h[m], &h[i]) {
 			return
 		}
 		h[i], h[m] = h[m], h[i]
@@ -236,7 +252,7 @@ func (q *queue) ordered(st *store, dst []uint32, max int, fromTail bool) []uint3
 	// Heap entries are few (requeues); sort a copy.
 	var hs []uint32
 	for _, e := range q.heap {
-		if q.valid(st, e) {
+		if q.valid(st, qentry{e.idx, e.ver}) {
 			hs = append(hs, e.idx)
 		}
 	}

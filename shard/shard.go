@@ -212,12 +212,16 @@ func (s *Shard) Step(batches []*Batch, now job.Millis) {
 		now = s.now // the clock never goes back for the shard
 	}
 	s.now = now
+	// One clock reading per op: each op's time is the gap since the
+	// previous op ended.
+	t0 := time.Now()
 	for _, b := range batches {
 		for i := range b.Ops {
 			op := &b.Ops[i]
-			t0 := time.Now()
 			s.exec(b, op)
-			s.timed(b, op, time.Since(t0))
+			t1 := time.Now()
+			s.timed(b, op, t1.Sub(t0))
+			t0 = t1
 		}
 		putBatch(b)
 	}
@@ -434,9 +438,11 @@ func (s *Shard) fire(i uint32) {
 	if q := s.queueByID(j.Queue); q != nil && q.pause&pauseIn != 0 {
 		e.PausedIn = true
 	}
-	wasActive := j.State == job.Active
+	// A requeue is a timer queueing of a job queued here before (the end
+	// of a DELAY is a first queueing).
+	requeue := j.State == job.Active && j.Flags&job.FlagQueuedOnce != 0
 	eff, err := s.apply(i, j, e)
-	if err == nil && wasActive && eff&job.EffEnqueue != 0 {
+	if err == nil && requeue && eff&job.EffEnqueue != 0 {
 		s.Stats.Requeued.Add(1)
 	}
 }
