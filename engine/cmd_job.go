@@ -70,7 +70,8 @@ func cmdAddJob(s *Session, args [][]byte) {
 		s.replyError(msg)
 		return
 	}
-	size := int64(1) // cluster size: this node alone
+	csize, creach, leaving := s.e.clusterFacts()
+	size := int64(csize)
 	if repl < 0 {
 		repl = min(3, size)
 	}
@@ -91,29 +92,42 @@ func cmdAddJob(s *Session, args [][]byte) {
 			retry = 1
 		}
 	}
-	// External replication: above 75% of maxmemory the node keeps no copy,
-	// so it needs REPLICATE other reachable nodes (a lone node has none).
-	reachable := int64(0)
-	external := s.e.mem.level(s.e.Config()) >= 1
+	// External replication: above 75% of maxmemory, or when leaving, the
+	// node keeps no copy, so it needs REPLICATE other reachable nodes.
+	reachable := int64(creach)
+	oom := s.e.mem.level(s.e.Config()) >= 1
+	external := oom || leaving
 	needed := repl - 1
 	if external {
 		needed = repl
 	}
 	if needed > reachable {
-		if external && needed-1 == reachable {
+		switch {
+		case external && needed-1 == reachable && leaving:
+			s.replyError(errNoReplLeaving)
+		case external && needed-1 == reachable:
 			s.replyError(errNoReplOOM)
-		} else {
+		default:
 			s.replyError(errNoRepl)
 		}
 		return
 	}
+	timeout, _ := parseTimeout(args[3])
 	queue := args[1]
 	slot := shard.Slot(s.tenant, queue)
 	op, _, _ := s.op(shard.Of(slot, len(s.e.shards)), shard.OpAddJob, queue, args[2])
 	op.Slot = slot
-	op.N = [6]int64{repl, delay, retry, ttl, maxlen}
+	op.N = [6]int64{repl, delay, retry, ttl, maxlen, timeout}
 	if async {
 		op.Flags |= shard.FlagAsync
+	}
+	if external {
+		op.Flags |= shard.FlagExternal
+	}
+	if (repl > 1 || external) && !async {
+		// Waiting for replication blocks the client: nothing else of this
+		// connection runs until the reply (commands.md 1.1).
+		s.block(op.Seq, shard.Of(slot, len(s.e.shards)))
 	}
 }
 
@@ -161,6 +175,9 @@ func cmdGetJob(s *Session, args [][]byte) {
 		return
 	}
 	queues := args[from:]
+	if _, _, leaving := s.e.clusterFacts(); leaving {
+		flags |= shard.FlagLeaving
+	}
 	n := len(s.e.shards)
 	first := shard.Of(shard.Slot(s.tenant, queues[0]), n)
 	single := true

@@ -33,7 +33,7 @@ func cmdQPeek(s *Session, args [][]byte) {
 // right; the queue's state is replaced only if in/out/all/none appeared.
 func cmdPause(s *Session, args [][]byte) {
 	var state int64
-	set := false
+	set, bcast := false, false
 	for _, o := range args[2:] {
 		switch {
 		case eqFold(o, "in"):
@@ -48,8 +48,9 @@ func cmdPause(s *Session, args [][]byte) {
 		case eqFold(o, "none"):
 			state = 0
 			set = true
-		case eqFold(o, "state"), eqFold(o, "bcast"):
-			// bcast: a lone node has nobody to tell.
+		case eqFold(o, "state"):
+		case eqFold(o, "bcast"):
+			bcast = true
 		default:
 			s.replyError(errSyntax)
 			return
@@ -59,6 +60,9 @@ func cmdPause(s *Session, args [][]byte) {
 	op.N[0] = state
 	if set {
 		op.Flags |= shard.FlagSetPause
+	}
+	if bcast {
+		op.Flags |= shard.FlagBcast
 	}
 }
 

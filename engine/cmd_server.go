@@ -41,21 +41,6 @@ func cmdAuth(s *Session, args [][]byte) {
 	s.replyError(errInvalidPass)
 }
 
-// HELLO: this node only (the cluster adds its peers).
-func cmdHello(s *Session, args [][]byte) {
-	cfg := s.e.Config()
-	b := s.reply()
-	d := resp.AppendArray(*b, 3)
-	d = resp.AppendInt(d, 1)
-	d = resp.AppendBulkString(d, s.e.nodeID)
-	d = resp.AppendArray(d, 4)
-	d = resp.AppendBulkString(d, s.e.nodeID)
-	d = resp.AppendBulkString(d, "") // our IP is unknown until a peer connects
-	d = resp.AppendBulkString(d, strconv.Itoa(cfg.Port))
-	d = resp.AppendBulkString(d, "1")
-	*b = d
-}
-
 func cmdInfo(s *Session, args [][]byte) {
 	if len(args) > 2 {
 		s.replyError(errSyntax)
@@ -313,7 +298,4 @@ func notImplemented(what string) func(s *Session, args [][]byte) {
 	return func(s *Session, args [][]byte) { s.replyError(errNotImplemented(what)) }
 }
 
-var (
-	cmdCluster      = notImplemented("CLUSTER")
-	cmdBgRewriteAOF = notImplemented("BGREWRITEAOF (persistence)")
-)
+var cmdBgRewriteAOF = notImplemented("BGREWRITEAOF (persistence)")

@@ -13,6 +13,7 @@ import (
 	"disq/engine/config"
 	"disq/netpoll"
 	"disq/netpoll/resp"
+	"disq/replicate"
 	"disq/shard"
 )
 
@@ -28,6 +29,9 @@ type Options struct {
 	Shutdown func(rewriteAOF bool) error
 	// SetLogLevel applies CONFIG SET loglevel (debug|verbose|notice|warning).
 	SetLogLevel func(level string)
+	// Cluster is the node's cluster bus and membership (nil: a lone node,
+	// e.g. with port 0). The engine hands it to the shards as their Bus.
+	Cluster *replicate.Cluster
 	// Restart re-executes the server after delay (DEBUG RESTART /
 	// CRASH-AND-RECOVER); clean asks for a config rewrite and a clean
 	// shutdown first. It returns an error if the restart cannot happen.
@@ -120,8 +124,12 @@ func New(cfg *config.Config, opts Options) *Engine {
 		n = runtime.GOMAXPROCS(0)
 	}
 	for i := 0; i < n; i++ {
-		s := shard.New(shard.Config{Index: i, Shards: n, NodeID: opts.NodeID,
-			SlowMicros: &e.slowMicros, OnSlow: e.slow, MemLevel: &e.memLevel})
+		sc := shard.Config{Index: i, Shards: n, NodeID: opts.NodeID,
+			SlowMicros: &e.slowMicros, OnSlow: e.slow, MemLevel: &e.memLevel}
+		if opts.Cluster != nil {
+			sc.Bus = opts.Cluster
+		}
+		s := shard.New(sc)
 		e.shards = append(e.shards, s)
 		go s.Run()
 	}

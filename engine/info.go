@@ -129,7 +129,7 @@ func (e *Engine) info(section string) string {
 	case "", "default":
 		list = infoSections
 	case "all", "everything":
-		list = append(append([]string(nil), infoSections...), "commandstats")
+		list = append(append([]string(nil), infoSections...), "commandstats", "bus")
 	default:
 		list = []string{section}
 	}
@@ -155,6 +155,10 @@ func (e *Engine) info(section string) string {
 			lines = e.infoCPU()
 		case "commandstats":
 			lines = e.infoCommandStats()
+		case "bus":
+			if lines = e.infoBus(); lines == nil {
+				continue
+			}
 		default:
 			continue
 		}

@@ -3,6 +3,7 @@ package shard
 import (
 	"disq/engine/job"
 	"disq/netpoll/resp"
+	"disq/replicate"
 )
 
 // exec runs one op. Replies (or reply codes) go to op.RQ.
@@ -48,6 +49,8 @@ func (s *Shard) exec(b *Batch, op *Op) {
 		s.jscan(b, op)
 	case OpSync:
 		s.replyCode(op, Part)
+	case OpBus:
+		s.busOp(b, op)
 	}
 }
 
@@ -93,15 +96,54 @@ func (s *Shard) addJob(b *Batch, op *Op) {
 	q.refs++
 	s.st.index(i)
 	s.Stats.Created.Add(1)
-	rb := s.begin(op.RQ)
-	start := len(rb.Data)
-	rb.Data = append(rb.Data, '+')
-	rb.Data = j.ID.AppendText(rb.Data)
-	rb.Data = append(rb.Data, '\r', '\n')
-	end(rb, op.Sess, op.Seq, start, OK, 0)
+	external := op.Flags&FlagExternal != 0
+	if repl > 1 || external {
+		s.addReplicated(i, j, op, external)
+		return
+	}
+	s.replyID(op.RQ, op.Sess, op.Seq, &j.ID)
 	// Apply after the reply is written: serving a blocked client may reuse
 	// the record's queue right away, and the reply order does not matter
 	// across connections.
+	_, _ = s.apply(i, j, job.Event{Kind: job.EvAdd})
+}
+
+// addReplicated creates a job whose copies live on other nodes too:
+// synchronously (the client waits for REPLICATE confirmed copies) or, with
+// ASYNC, sending the copies once and answering at once. With external
+// replication this node keeps no copy.
+func (s *Shard) addReplicated(i uint32, j *job.Job, op *Op, external bool) {
+	if op.Flags&FlagAsync == 0 {
+		_, _ = s.apply(i, j, job.Event{Kind: job.EvAdd, Sync: true})
+		s.startReplication(i, j, op, external)
+		return
+	}
+	needed := int(j.Repl)
+	holders := []replicate.NodeID{}
+	if !external {
+		needed--
+		holders = append(holders, s.self)
+	}
+	targets := s.pickReachable(needed, holders)
+	j.Holders = s.sets.intern(append(holders, targets...))
+	s.sendCopies(j, targets, targets, true) // no confirmation asked
+	s.replyID(op.RQ, op.Sess, op.Seq, &j.ID)
+	if external {
+		if len(targets) > 0 {
+			q := replicate.Msg{Type: replicate.MsgEnqueue, ID: j.ID, Delay: int64(j.Delay) * 1000}
+			s.send(targets[s.rng.IntN(len(targets))], &q)
+		}
+		// The record only served to build the copies.
+		q := s.queueByID(j.Queue)
+		s.st.remove(i)
+		s.ar.release(j.Body, j.BodyLen)
+		if q != nil {
+			q.refs--
+		}
+		j.Holders = 0
+		s.st.release(i)
+		return
+	}
 	_, _ = s.apply(i, j, job.Event{Kind: job.EvAdd})
 }
 
@@ -110,9 +152,11 @@ func (s *Shard) addJob(b *Batch, op *Op) {
 func (s *Shard) ids(b *Batch, op *Op) {
 	n := int64(0)
 	for a := op.A; a < op.B; a++ {
-		i, j := s.find(b.arg(a), op.Tenant)
+		text := b.arg(a)
+		i, j := s.find(text, op.Tenant)
 		if i == 0 {
-			continue // unknown: single node, no dummy ACK / broadcast
+			s.unknownID(op, text)
+			continue
 		}
 		var err error
 		switch op.Sub {
@@ -120,12 +164,24 @@ func (s *Shard) ids(b *Batch, op *Op) {
 			_, err = s.apply(i, j, job.Event{Kind: job.EvAck})
 			if err == nil {
 				s.Stats.Acked.Add(1)
-				s.gc(i, j)
-			} else if j.State == job.Acked {
-				s.gc(i, j) // already acked: a new GC attempt
 			}
-		case IDFastAck, IDDel:
-			_, err = s.apply(i, j, job.Event{Kind: job.EvDelete})
+			if j.State == job.Acked { // newly or already acked: collect
+				s.collect(i, j)
+			}
+		case IDFastAck:
+			m := idMsg(replicate.MsgDelJob, j)
+			s.sendHolders(j, &m)
+			if r := s.repls[i]; r != nil {
+				s.replFail(i, j, r, ErrRemoved)
+			} else {
+				_, err = s.apply(i, j, job.Event{Kind: job.EvDelete})
+			}
+		case IDDel:
+			if r := s.repls[i]; r != nil {
+				s.replFail(i, j, r, ErrRemoved) // and best-effort deletes
+			} else {
+				_, err = s.apply(i, j, job.Event{Kind: job.EvDelete})
+			}
 		case IDNack:
 			_, err = s.apply(i, j, job.Event{Kind: job.EvNack})
 		case IDEnqueue:
@@ -143,12 +199,27 @@ func (s *Shard) ids(b *Batch, op *Op) {
 	}
 }
 
-// gc collects an acked job. On a lone node every holder (this node) has
-// confirmed, so the job is deleted at once.
-func (s *Shard) gc(i uint32, j *job.Job) {
-	if j.State == job.Acked {
-		_, _ = s.apply(i, j, job.Event{Kind: job.EvDelete})
+// unknownID handles an ID this shard does not hold: ACKJOB records a dummy
+// ACK (cluster, at-least-once ID), FASTACK tells every node to delete it.
+func (s *Shard) unknownID(op *Op, text []byte) {
+	switch op.Sub {
+	case IDAck:
+		s.dummyAck(text, op.Tenant)
+	case IDFastAck:
+		if id, ok := job.ParseID(text); ok && s.cfg.Bus != nil {
+			s.broadcast(&replicate.Msg{Type: replicate.MsgDelJob, ID: id})
+		}
 	}
+}
+
+// collect garbage-collects an acked job: at once when this node is its only
+// holder (on a lone node, always), else with the SETACK/GOTACK protocol.
+func (s *Shard) collect(i uint32, j *job.Job) {
+	if !s.hasOthers(j) && j.Flags&job.FlagDummy == 0 {
+		_, _ = s.apply(i, j, job.Event{Kind: job.EvDelete})
+		return
+	}
+	s.startGC(i, j)
 }
 
 func (s *Shard) working(b *Batch, op *Op) {
@@ -217,14 +288,15 @@ func (s *Shard) appendShow(d []byte, j *job.Job) []byte {
 		d = resp.AppendInt(d, p.v)
 	}
 	d = resp.AppendBulkString(d, "nodes-delivered")
-	if dummy {
-		d = resp.AppendArray(d, 0)
-	} else {
-		d = resp.AppendArray(d, 1)
-		d = resp.AppendBulk(d, s.nodeID[:])
-	}
+	d = appendNodes(d, s.holders(j))
 	d = resp.AppendBulkString(d, "nodes-confirmed")
-	d = resp.AppendArray(d, 0)
+	var confirmed []replicate.NodeID
+	if r := s.repls[s.st.lookup(&j.ID)]; r != nil && j.State == job.WaitRepl {
+		confirmed = r.confirmed
+	} else if g := s.gcs[s.st.lookup(&j.ID)]; g != nil && j.State == job.Acked {
+		confirmed = g.confirmed
+	}
+	d = appendNodes(d, confirmed)
 	d = resp.AppendBulkString(d, "next-requeue-within")
 	if t := j.NextRequeue(now); t != 0 && !dummy {
 		d = resp.AppendInt(d, int64(max(t-now, 0)))
@@ -248,6 +320,16 @@ func (s *Shard) appendShow(d []byte, j *job.Job) []byte {
 		d = resp.AppendNullBulk(d)
 	} else {
 		d = resp.AppendBulk(d, s.ar.get(j.Body, j.BodyLen))
+	}
+	return d
+}
+
+func appendNodes(d []byte, ids []replicate.NodeID) []byte {
+	d = resp.AppendArray(d, len(ids))
+	for _, id := range ids {
+		d = append(d, "$40\r\n"...)
+		d = id.AppendText(d)
+		d = append(d, '\r', '\n')
 	}
 	return d
 }
@@ -328,9 +410,17 @@ func (s *Shard) qstat(b *Batch, op *Op) {
 		d = resp.AppendInt(d, p.v)
 	}
 	d = resp.AppendBulkString(d, "import-from")
-	d = resp.AppendArray(d, 0)
+	var from []replicate.NodeID
+	if f := q.federation; f != nil {
+		for id, at := range f.responders {
+			if s.now-at <= 5000 {
+				from = append(from, id)
+			}
+		}
+	}
+	d = appendNodes(d, from)
 	d = resp.AppendBulkString(d, "import-rate")
-	d = resp.AppendInt(d, 0)
+	d = resp.AppendInt(d, s.importRate(q))
 	d = resp.AppendBulkString(d, "jobs-in")
 	d = resp.AppendInt(d, int64(q.jobsIn))
 	d = resp.AppendBulkString(d, "jobs-out")
@@ -361,8 +451,13 @@ func (s *Shard) pause(b *Batch, op *Op) {
 		}
 	}
 	state := "none"
+	var bits uint8
 	if q != nil {
 		state = pauseName(q.pause)
+		bits = q.pause
+	}
+	if op.Flags&FlagBcast != 0 {
+		s.broadcast(&replicate.Msg{Type: replicate.MsgPause, Tenant: s.tenantName(op.Tenant), Queue: name, State: bits})
 	}
 	rb := s.begin(op.RQ)
 	start := len(rb.Data)
@@ -381,10 +476,15 @@ func (s *Shard) flushAll() {
 			s.finishWaiter(w, nil)
 		}
 	}
+	for i, r := range s.repls {
+		s.replFail(i, s.st.get(i), r, ErrRemoved)
+	}
 	s.st.each(0, func(i uint32, j *job.Job) bool {
 		_, _ = s.apply(i, j, job.Event{Kind: job.EvDelete})
 		return true
 	})
+	s.gcs = make(map[uint32]*gcState)
+	s.tasks = s.tasks[:0]
 	for _, q := range s.queues {
 		s.dropQueue(q)
 	}

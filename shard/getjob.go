@@ -56,8 +56,11 @@ func (s *Shard) getJob(b *Batch, op *Op) {
 						remaining--
 						progress = true
 					}
-				} else if q == nil {
-					s.getQueue(op.Tenant, name) // GETJOB creates the queues it names
+				} else {
+					if q == nil {
+						q = s.getQueue(op.Tenant, name) // GETJOB creates the queues it names
+					}
+					s.needJobs(q, false) // federation: "clients waiting"
 				}
 				if remaining == 0 {
 					break loop
@@ -155,6 +158,9 @@ func (s *Shard) take(q *queue) uint32 {
 	_, _ = s.apply(i, s.st.get(i), job.Event{Kind: job.EvDeliver})
 	q.jobsOut++
 	q.atime = s.now
+	if q.live == 0 && q.federation != nil {
+		s.needJobs(q, true) // federation: "queue drained"
+	}
 	return i
 }
 
@@ -231,6 +237,9 @@ func (s *Shard) cancel(sess any) {
 	if w := s.blocked[sess]; w != nil {
 		delete(s.blocked, sess)
 		s.finishWaiter(w, nil)
+	}
+	if len(s.repls) > 0 {
+		s.cancelRepl(sess)
 	}
 }
 

@@ -25,6 +25,7 @@ const (
 	OpQScan                   // N[0] cursor, N[1] count, N[2] minlen, N[3] maxlen (-1 none), N[4] importrate; Flags&FlagBusy
 	OpJScan                   // N[0] cursor, N[1] count, N[2] state mask; args: [queue]; Flags
 	OpSync                    // no-op; replies +OK (tests, barriers)
+	OpBus                     // a message from another node: args message, sender ID (20 bytes)
 )
 
 // Sub-kinds of OpIDs.
@@ -48,6 +49,8 @@ const (
 	FlagReplyAll                        // JSCAN REPLY all
 	FlagQueueFilter                     // JSCAN QUEUE given (first arg)
 	FlagLeaving                         // the node is leaving: GETJOB answers -LEAVING instead of blocking
+	FlagExternal                        // ADDJOB: this node keeps no copy (memory > 75% or leaving)
+	FlagBcast                           // PAUSE bcast: send the resulting state to every node
 )
 
 // Op is one command for a shard. The event loop fills it; the strings it

@@ -39,6 +39,8 @@ type queue struct {
 	pause uint8 // pauseIn | pauseOut
 	refs  int   // job records naming this queue; the queue is not evicted while > 0
 
+	federation *fedState // nil until the queue imports or exports jobs
+
 	ctime, atime job.Millis
 	jobsIn       uint64
 	jobsOut      uint64

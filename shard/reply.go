@@ -8,17 +8,18 @@ import "sync"
 type Code uint8
 
 const (
-	OK             Code = iota // the reply bytes are Data[Start:End]
-	Part                       // a partial result: N and/or Data[Start:End], combined by the engine
-	ErrMaxLen                  // -MAXLEN
-	ErrPaused                  // -PAUSED
-	ErrNoJob                   // -NOJOB (WORKING)
-	ErrTooLate                 // -TOOLATE
-	ErrAcked                   // -ACKED (WORKING on a dummy ACK)
-	ErrIDCollision             // -ERR Internal error creating the job
-	ErrRemoved                 // -NOREPL job removed (expired?) before...
-	ErrLeaving                 // -LEAVING
-	ErrOOM                     // -OOM
+	OK               Code = iota // the reply bytes are Data[Start:End]
+	Part                         // a partial result: N and/or Data[Start:End], combined by the engine
+	ErrMaxLen                    // -MAXLEN
+	ErrPaused                    // -PAUSED
+	ErrNoJob                     // -NOJOB (WORKING)
+	ErrTooLate                   // -TOOLATE
+	ErrAcked                     // -ACKED (WORKING on a dummy ACK)
+	ErrIDCollision               // -ERR Internal error creating the job
+	ErrRemoved                   // -NOREPL job removed (expired?) before...
+	ErrLeaving                   // -LEAVING
+	ErrOOM                       // -OOM
+	ErrNoReplTimeout             // -NOREPL Timeout reached before replicating...
 )
 
 // Reply is one completed op, or one part of a command that spans shards.

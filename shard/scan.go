@@ -44,8 +44,8 @@ func (s *Shard) qscan(b *Batch, op *Op) {
 		if q == nil || q.tenant != op.Tenant {
 			continue
 		}
-		if int64(q.live) < minlen || (maxlen >= 0 && int64(q.live) > maxlen) || rate > 0 {
-			continue // import rates are 0 on a lone node
+		if int64(q.live) < minlen || (maxlen >= 0 && int64(q.live) > maxlen) || (rate > 0 && s.importRate(q) < rate) {
+			continue
 		}
 		rb.Data = resp.AppendBulk(rb.Data, q.name)
 		n++

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"disq/engine/job"
+	"disq/replicate"
 )
 
 // Config configures a Shard.
@@ -27,6 +28,12 @@ type Config struct {
 	// OnSlow runs on the shard goroutine and must not block.
 	SlowMicros *atomic.Int64
 	OnSlow     func(name string, args [][]byte, d time.Duration)
+	// Bus is the cluster bus; nil for a lone node.
+	Bus Bus
+	// TenantName and TenantIndex map tenant indexes to names and back for
+	// messages between nodes (nil: only the built-in tenant "default").
+	TenantName  func(i uint16) string
+	TenantIndex func(name []byte) (uint16, bool)
 	// MemLevel is the node's memory level (0: <= 75% of maxmemory, 1: >
 	// 75%, 2: > 95%, 3: > 95% with maxmemory-policy noeviction), published
 	// by the engine; nil means 0.
@@ -52,6 +59,16 @@ type Shard struct {
 	lastCT  uint64
 	waits   waitHeap
 	blocked map[any]*waiter
+
+	// Cluster state (cluster.go).
+	view    *replicate.View
+	self    replicate.NodeID
+	selfSet [1]replicate.NodeID
+	sets    nodeSets
+	repls   map[uint32]*replState
+	gcs     map[uint32]*gcState
+	tasks   taskHeap
+	msgBuf  []byte
 
 	out  []outbox // pending reply batches, per destination loop
 	key  []byte   // scratch
@@ -103,13 +120,14 @@ func New(cfg Config) *Shard {
 		queues:  make(map[string]*queue),
 		qbyID:   []*queue{nil}, // queue index 0 means "none"
 		blocked: make(map[any]*waiter),
+		repls:   make(map[uint32]*replState),
+		gcs:     make(map[uint32]*gcState),
 		done:    make(chan struct{}),
 	}
 	if s.clock == nil {
 		s.clock = func() job.Millis { return job.Millis(time.Now().UnixMilli()) }
 	}
-	copy(s.nodeID[:], cfg.NodeID)
-	_, _ = hex.Decode(s.prefix[:], []byte(cfg.NodeID[:8]))
+	s.setSelf(cfg.NodeID)
 	var seed [32]byte
 	_, _ = crand.Read(seed[:])
 	s.rng = rand.New(rand.NewChaCha8(seed))
@@ -118,6 +136,14 @@ func New(cfg Config) *Shard {
 	s.now = s.clock()
 	s.wh.now = int64(s.now)
 	return s
+}
+
+// setSelf sets this node's identity (job ID prefix, SHOW's node lists).
+func (s *Shard) setSelf(id string) {
+	copy(s.nodeID[:], id)
+	_, _ = hex.Decode(s.prefix[:], []byte(id[:8]))
+	s.self, _ = replicate.ParseNodeID(id)
+	s.selfSet[0] = s.self
 }
 
 // Push hands a batch to the shard. It never blocks. Safe for concurrent use.
@@ -201,6 +227,9 @@ func (s *Shard) nextDue() job.Millis {
 	if w := s.waits.peek(); w != nil && w.deadline < due {
 		due = w.deadline
 	}
+	if t := s.nextTask(); t < due {
+		due = t
+	}
 	return due
 }
 
@@ -212,6 +241,14 @@ func (s *Shard) Step(batches []*Batch, now job.Millis) {
 		now = s.now // the clock never goes back for the shard
 	}
 	s.now = now
+	if s.cfg.Bus != nil {
+		if v := s.cfg.Bus.View(); v != s.view {
+			s.view = v
+			if v.Self != s.self {
+				s.setSelf(v.Self.String()) // CLUSTER RESET HARD
+			}
+		}
+	}
 	// One clock reading per op: each op's time is the gap since the
 	// previous op ended.
 	t0 := time.Now()
@@ -395,6 +432,22 @@ func (s *Shard) effects(i uint32, j *job.Job, eff job.Effect) {
 		j.QVer++ // its entry, if still there, is stale now
 		q.dropped(&s.st)
 	}
+	if eff&job.EffReplyAdd != 0 {
+		s.replyAdd(i, j, eff&job.EffFree != 0)
+	}
+	if eff&(job.EffCountNack|job.EffCountDelivery) != 0 && s.hasOthers(j) {
+		m := idMsg(replicate.MsgQueued, j)
+		if eff&job.EffCountNack != 0 {
+			m.Flags = replicate.MsgCountNack
+		} else {
+			m.Flags = replicate.MsgCountDelivery
+		}
+		s.sendHolders(j, &m)
+	}
+	if eff&job.EffWorking != 0 && s.hasOthers(j) {
+		m := idMsg(replicate.MsgWorking, j)
+		s.sendHolders(j, &m)
+	}
 	if eff&job.EffFree != 0 {
 		s.wh.unlink(i)
 		s.st.remove(i)
@@ -405,11 +458,15 @@ func (s *Shard) effects(i uint32, j *job.Job, eff job.Effect) {
 		if q != nil {
 			q.refs--
 		}
+		delete(s.repls, i)
+		delete(s.gcs, i)
+		j.Holders = 0
+		j.Flags = 0
 		s.st.release(i)
 		return
 	}
 	if eff&job.EffSchedule != 0 {
-		s.wh.schedule(i, int64(j.Awake()))
+		s.reschedule(i, j)
 	}
 	if eff&job.EffEnqueue != 0 && q != nil {
 		q.push(&s.st, i)
@@ -425,13 +482,40 @@ func (s *Shard) runTimers(now job.Millis) {
 	const maxDue = 10000
 	s.wh.advance(int64(now), maxDue, s.dueOf, s.fire)
 	s.expireWaiters(now)
+	s.runTasks(now)
 }
 
-func (s *Shard) dueOf(i uint32) int64 { return int64(s.st.get(i).Awake()) }
+func (s *Shard) dueOf(i uint32) int64 { return int64(s.awakeOf(s.st.get(i))) }
+
+// awakeOf is the job's next timed action: its Awake, or 500 ms before a
+// requeue when other holders must be told first (WILLQUEUE).
+func (s *Shard) awakeOf(j *job.Job) job.Millis {
+	a := j.Awake()
+	if j.Flags&job.FlagWillQueue != 0 && j.State == job.Active && a == j.QTime && j.QTime != 0 {
+		a -= 500
+	}
+	return a
+}
+
+// reschedule re-arms j's timer after its times changed outside Apply.
+func (s *Shard) reschedule(i uint32, j *job.Job) {
+	if s.hasOthers(j) && j.State == job.Active && j.QTime != 0 {
+		j.Flags |= job.FlagWillQueue
+	}
+	s.wh.schedule(i, int64(s.awakeOf(j)))
+}
 
 func (s *Shard) fire(i uint32) {
 	j := s.st.get(i)
 	if j.State == job.Free {
+		return
+	}
+	if j.Flags&job.FlagWillQueue != 0 && j.State == job.Active && j.QTime != 0 && s.now < j.QTime && s.now < j.Expire {
+		// 500 ms before a requeue: tell the other holders.
+		j.Flags &^= job.FlagWillQueue
+		m := idMsg(replicate.MsgWillQueue, j)
+		s.sendHolders(j, &m)
+		s.wh.schedule(i, int64(s.awakeOf(j)))
 		return
 	}
 	e := job.Event{Kind: job.EvDue}
@@ -455,6 +539,7 @@ func (s *Shard) cron(now job.Millis) {
 	if s.cfg.MemLevel != nil {
 		level = s.cfg.MemLevel.Load()
 	}
+	s.clusterCron()
 	idle := job.Millis(300_000)
 	switch level {
 	case 1:

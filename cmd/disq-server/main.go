@@ -11,24 +11,24 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"disq/engine"
 	"disq/engine/config"
 	"disq/netpoll"
+	"disq/replicate"
 )
 
 const usage = `Usage: disq-server [configfile|-] [--directive value ...]
@@ -93,10 +93,34 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	shards, loops := tuneRuntime(cfg, logger)
 
-	nodeID, err := loadNodeID(cfg.ClusterConfigFile)
-	if err != nil {
-		logger.Error("cannot use the cluster config file", "file", cfg.ClusterConfigFile, "err", err)
-		return 1
+	// The cluster bus (port+10000) and membership; the cluster config file
+	// holds the node ID. Port 0 means no TCP listener: a lone node.
+	var (
+		cluster *replicate.Cluster
+		nodeID  string
+		bus     = &busRelay{}
+	)
+	if cfg.Port != 0 {
+		bind := ""
+		if len(cfg.Bind) > 0 {
+			bind = cfg.Bind[0]
+		}
+		cluster, err = replicate.New(replicate.Options{
+			Addr:        bind,
+			Port:        cfg.Port,
+			ConfigFile:  cfg.ClusterConfigFile,
+			NodeTimeout: time.Duration(cfg.ClusterNodeTimeout) * time.Millisecond,
+			Compression: cfg.ReplCompression == config.CompressionS2,
+			Logger:      logger,
+			Handler:     bus,
+		})
+		if err != nil {
+			logger.Error("cannot use the cluster config file", "file", cfg.ClusterConfigFile, "err", err)
+			return 1
+		}
+		nodeID = cluster.MyID()
+	} else {
+		nodeID = randomNodeID()
 	}
 
 	var (
@@ -117,6 +141,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	exe, _ := os.Executable()
 	eng := engine.New(cfg, engine.Options{
 		NodeID:      nodeID,
+		Cluster:     cluster,
 		Shards:      shards,
 		Logger:      logger,
 		Executable:  exe,
@@ -139,6 +164,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		},
 	})
 
+	bus.set(eng)
+	if cluster != nil {
+		if err := cluster.Start(); err != nil {
+			logger.Error("cannot start the cluster bus", "port", cfg.Port+config.BusPortOffset, "err", err)
+			eng.Close()
+			return 1
+		}
+	}
 	addrs := listenAddrs(cfg)
 	if len(addrs) == 0 {
 		logger.Warn("no listener configured (port 0 and no unixsocket)")
@@ -181,6 +214,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer cancel()
 	if srv != nil {
 		_ = srv.Stop(ctx)
+	}
+	if cluster != nil {
+		_ = cluster.Close()
 	}
 	eng.Close()
 	if cfg.UnixSocket != "" {
@@ -243,49 +279,26 @@ func slogLevel(l string) slog.Level {
 	return slog.LevelInfo
 }
 
-// loadNodeID reads this node's ID from the cluster config file, or creates
-// the file with a new random ID. (The cluster work extends this file with
-// the known nodes.)
-func loadNodeID(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			f := strings.Fields(line)
-			if len(f) >= 3 && strings.Contains(f[2], "myself") && validNodeID(f[0]) {
-				return f[0], nil
-			}
-		}
-		return "", fmt.Errorf("no 'myself' entry in %s", path)
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return "", err
-	}
+// randomNodeID returns a fresh node ID for a node without a cluster bus.
+func randomNodeID() string {
 	var raw [20]byte
 	_, _ = rand.Read(raw[:])
-	id := hex.EncodeToString(raw[:])
-	line := id + " :0 myself 0 0 connected\n"
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(line), 0o644); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return "", err
-	}
-	_ = filepath.Clean(path)
-	return id, nil
+	return hex.EncodeToString(raw[:])
 }
 
-func validNodeID(s string) bool {
-	if len(s) != 40 {
-		return false
+// busRelay hands bus messages to the engine once it exists (the cluster is
+// created first, since it knows the node ID).
+type busRelay struct{ e atomic.Pointer[engine.Engine] }
+
+func (b *busRelay) set(e *engine.Engine) { b.e.Store(e) }
+
+func (b *busRelay) OnMessages(from replicate.NodeID, msgs []replicate.Msg) {
+	if e := b.e.Load(); e != nil {
+		engine.BusHandler{E: e}.OnMessages(from, msgs)
 	}
-	for _, c := range s {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
+
+func (b *busRelay) OnMembership(*replicate.View) {}
 
 // tuneRuntime resolves the shard and event-loop counts (0 = one per CPU the
 // runtime may use) and sizes GOMAXPROCS. gnet's event loops sit in
