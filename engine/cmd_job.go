@@ -113,6 +113,10 @@ func cmdAddJob(s *Session, args [][]byte) {
 		return
 	}
 	timeout, _ := parseTimeout(args[3])
+	if err := s.admitProduce(int64(len(args[2])), repl); err != nil {
+		s.replyError(err.Error())
+		return
+	}
 	queue := args[1]
 	slot := shard.Slot(s.tenant, queue)
 	op, _, _ := s.op(shard.Of(slot, len(s.e.shards)), shard.OpAddJob, queue, args[2])

@@ -12,6 +12,7 @@ import (
 	"disq/engine/config"
 	"disq/netpoll/resp"
 	"disq/shard"
+	"disq/tenant"
 )
 
 func cmdPing(s *Session, args [][]byte) {
@@ -25,22 +26,6 @@ func cmdPing(s *Session, args [][]byte) {
 	}
 }
 
-// AUTH <password> (requirepass).
-func cmdAuth(s *Session, args [][]byte) {
-	pass := s.e.Config().RequirePass
-	if pass == "" {
-		s.replyError(errNoPassSet)
-		return
-	}
-	if checkPassword(args[1], pass) {
-		s.authed = true
-		s.replyOK()
-		return
-	}
-	s.authed = false
-	s.replyError(errInvalidPass)
-}
-
 func cmdInfo(s *Session, args [][]byte) {
 	if len(args) > 2 {
 		s.replyError(errSyntax)
@@ -50,7 +35,11 @@ func cmdInfo(s *Session, args [][]byte) {
 	if len(args) == 2 {
 		sec = string(args[1])
 	}
-	s.replyBulk([]byte(s.e.info(sec)))
+	var t *tenant.Tenant
+	if s.e.reg.Configured() {
+		t = s.t
+	}
+	s.replyBulk([]byte(s.e.info(sec, t)))
 }
 
 func cmdTime(s *Session, args [][]byte) {

@@ -67,7 +67,7 @@ func commandTable() []*Command {
 		return &Command{Name: name, Arity: arity, Flags: parseFlags(flags), Handler: h}
 	}
 	cmds := []*Command{
-		c("auth", 2, "rlF", cmdAuth),
+		c("auth", -2, "rlF", cmdAuth),
 		c("ping", -1, "rF", cmdPing),
 		c("info", -1, "rl", cmdInfo),
 		c("shutdown", -1, "arl", cmdShutdown),

@@ -15,6 +15,7 @@ import (
 	"disq/netpoll/resp"
 	"disq/replicate"
 	"disq/shard"
+	"disq/tenant"
 )
 
 // Options are the parts of the server the engine needs besides its
@@ -29,6 +30,9 @@ type Options struct {
 	Shutdown func(rewriteAOF bool) error
 	// SetLogLevel applies CONFIG SET loglevel (debug|verbose|notice|warning).
 	SetLogLevel func(level string)
+	// Tenants is the tenant registry (nil: an in-memory registry with only
+	// the default tenant).
+	Tenants *tenant.Registry
 	// Cluster is the node's cluster bus and membership (nil: a lone node,
 	// e.g. with port 0). The engine hands it to the shards as their Bus.
 	Cluster *replicate.Cluster
@@ -42,6 +46,7 @@ type Options struct {
 type Engine struct {
 	cfg    atomic.Pointer[config.Config]
 	opts   Options
+	reg    *tenant.Registry
 	log    *slog.Logger
 	shards []*shard.Shard
 	nodeID string
@@ -113,6 +118,17 @@ func New(cfg *config.Config, opts Options) *Engine {
 		stopCron: make(chan struct{}), cronDone: make(chan struct{})}
 	e.cfg.Store(cfg)
 	e.slowMicros.Store(cfg.SlowlogLogSlowerThan)
+	e.reg = opts.Tenants
+	if e.reg == nil {
+		e.reg, _ = tenant.New(tenant.Options{Logger: opts.Logger,
+			DefaultPassword: func() string { return e.Config().RequirePass }})
+	}
+	e.reg.Watch(func(c tenant.Change) {
+		if c.Kind == tenant.Deleted {
+			e.tenantDeleted(c.Tenant)
+		}
+	})
+	e.reg.SetQueueStats(e.queueStats)
 	var rid [20]byte
 	_, _ = rand.Read(rid[:])
 	e.runID = hex.EncodeToString(rid[:])
@@ -125,7 +141,8 @@ func New(cfg *config.Config, opts Options) *Engine {
 	}
 	for i := 0; i < n; i++ {
 		sc := shard.Config{Index: i, Shards: n, NodeID: opts.NodeID,
-			SlowMicros: &e.slowMicros, OnSlow: e.slow, MemLevel: &e.memLevel}
+			SlowMicros: &e.slowMicros, OnSlow: e.slow, MemLevel: &e.memLevel,
+			Acct: acct{e.reg}, TenantName: e.tenantName, TenantIndex: e.tenantIndex}
 		if opts.Cluster != nil {
 			sc.Bus = opts.Cluster
 		}

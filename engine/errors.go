@@ -80,6 +80,8 @@ func codeError(c shard.Code) string {
 		return errLeaving
 	case shard.ErrOOM:
 		return errOOM
+	case shard.ErrQuota:
+		return "" // the reply bytes carry the line
 	case shard.ErrNoReplTimeout:
 		return "NOREPL Timeout reached before replicating to the requested number of nodes"
 	}

@@ -35,6 +35,7 @@ func (h handler) Closed(c netpoll.Conn, err error) {
 	}
 	s.closed = true
 	h.e.clients.Add(-1)
+	s.t.ReleaseConnection()
 	delete(s.ls.sessions, s)
 	if s.blocking {
 		// Drop its waiters; a shard that already answered will find the

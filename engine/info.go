@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"disq/engine/config"
+	"disq/tenant"
 )
 
 // Version is disq's version; INFO also reports the Disque version it
@@ -120,8 +121,9 @@ func humanBytes(n int64) string {
 
 var infoSections = []string{"server", "clients", "memory", "jobs", "queues", "persistence", "stats", "cpu"}
 
-// info builds the INFO text for section ("" = default).
-func (e *Engine) info(section string) string {
+// info builds the INFO text for section ("" = default). t, when not nil,
+// is the tenant whose own figures replace the node's (tenants configured).
+func (e *Engine) info(section string, t *tenant.Tenant) string {
 	section = strings.ToLower(section)
 	var b strings.Builder
 	var list []string
@@ -144,9 +146,17 @@ func (e *Engine) info(section string) string {
 		case "memory":
 			lines = e.infoMemory()
 		case "jobs":
-			lines = [][2]string{{"registered_jobs", itoa(e.sumShards(func(i int) int64 { return e.shards[i].Stats.Jobs.Load() }))}}
+			n := e.sumShards(func(i int) int64 { return e.shards[i].Stats.Jobs.Load() })
+			if t != nil {
+				n = t.Jobs() // a tenant sees only its own jobs
+			}
+			lines = [][2]string{{"registered_jobs", itoa(n)}}
 		case "queues":
-			lines = [][2]string{{"registered_queues", itoa(e.sumShards(func(i int) int64 { return e.shards[i].Stats.Queues.Load() }))}}
+			n := e.sumShards(func(i int) int64 { return e.shards[i].Stats.Queues.Load() })
+			if t != nil {
+				n = t.Queues()
+			}
+			lines = [][2]string{{"registered_queues", itoa(n)}}
 		case "persistence":
 			lines = e.infoPersistence()
 		case "stats":

@@ -7,6 +7,7 @@ import (
 	"disq/netpoll"
 	"disq/netpoll/resp"
 	"disq/shard"
+	"disq/tenant"
 )
 
 // Session is one client connection's state. It belongs to the connection's
@@ -38,6 +39,7 @@ type Session struct {
 	dirty         bool
 
 	authed     bool
+	t          *tenant.Tenant
 	tenant     string
 	tenantIdx  uint16
 	name       string
@@ -74,7 +76,10 @@ type slot struct {
 func newSession(e *Engine, ls *loopState, c netpoll.Conn) *Session {
 	now := time.Now()
 	s := &Session{e: e, ls: ls, conn: c, id: e.nextClientID.Add(1), created: now, lastActive: now,
-		tenant: "default", ring: make([]slot, 4)}
+		ring: make([]slot, 4)}
+	def := e.reg.Default()
+	def.ChargeConnection()
+	s.setTenant(def)
 	s.authed = e.Config().RequirePass == ""
 	return s
 }
@@ -202,6 +207,9 @@ func (s *Session) complete(r *shard.Reply, data []byte) {
 			sl.buf = resp.AppendInt(sl.buf[:0], sl.acc)
 			s.finish(sl)
 		}
+	case shard.ErrQuota:
+		sl.buf = resp.AppendError(sl.buf[:0], string(data))
+		s.finish(sl)
 	default:
 		sl.buf = resp.AppendError(sl.buf[:0], codeError(r.Code))
 		s.finish(sl)

@@ -504,6 +504,10 @@ func (s *Shard) newRecord(tenant uint16, mj *replicate.Job) (uint32, *job.Job) {
 	}
 	j.Holders = s.sets.intern(hs)
 	s.st.index(i)
+	if s.cfg.Acct != nil {
+		s.cfg.Acct.ChargeJob(tenant, int64(len(mj.Body)))
+	}
+	s.count(tenant, EvAdded, 1)
 	return i, j
 }
 

@@ -51,6 +51,8 @@ func (s *Shard) exec(b *Batch, op *Op) {
 		s.replyCode(op, Part)
 	case OpBus:
 		s.busOp(b, op)
+	case OpCall:
+		op.Call(s)
 	}
 }
 
@@ -61,15 +63,21 @@ func (s *Shard) addJob(b *Batch, op *Op) {
 	repl, delay, retry, ttl, maxlen := op.N[0], op.N[1], op.N[2], op.N[3], op.N[4]
 	q := s.lookupQueue(op.Tenant, name)
 	if maxlen > 0 && q != nil && int64(q.live) >= maxlen {
-		s.replyCode(op, ErrMaxLen)
+		s.refuseAdd(op, len(body), ErrMaxLen, nil)
 		return
 	}
 	if q != nil && q.pause&pauseIn != 0 {
-		s.replyCode(op, ErrPaused)
+		s.refuseAdd(op, len(body), ErrPaused, nil)
 		return
 	}
 	if q == nil {
-		q = s.getQueue(op.Tenant, name)
+		if s.cfg.Acct != nil {
+			if err := s.cfg.Acct.AdmitQueue(op.Tenant); err != nil {
+				s.refuseAdd(op, len(body), ErrQuota, []byte(err.Error()))
+				return
+			}
+		}
+		q = s.newQueue(op.Tenant, name)
 	}
 	var rnd [18]byte
 	s.random(rnd[:])
@@ -96,6 +104,7 @@ func (s *Shard) addJob(b *Batch, op *Op) {
 	q.refs++
 	s.st.index(i)
 	s.Stats.Created.Add(1)
+	s.count(op.Tenant, EvAdded, 1)
 	external := op.Flags&FlagExternal != 0
 	if repl > 1 || external {
 		s.addReplicated(i, j, op, external)
@@ -106,6 +115,15 @@ func (s *Shard) addJob(b *Batch, op *Op) {
 	// the record's queue right away, and the reply order does not matter
 	// across connections.
 	_, _ = s.apply(i, j, job.Event{Kind: job.EvAdd})
+}
+
+// refuseAdd answers a refused ADDJOB and gives back the job and bytes the
+// event loop reserved for it.
+func (s *Shard) refuseAdd(op *Op, bodyLen int, c Code, text []byte) {
+	if s.cfg.Acct != nil {
+		s.cfg.Acct.ReleaseJob(op.Tenant, int64(bodyLen))
+	}
+	s.replyTo(op.RQ, op.Sess, op.Seq, c, text)
 }
 
 // addReplicated creates a job whose copies live on other nodes too:
@@ -135,6 +153,9 @@ func (s *Shard) addReplicated(i uint32, j *job.Job, op *Op, external bool) {
 		}
 		// The record only served to build the copies.
 		q := s.queueByID(j.Queue)
+		if s.cfg.Acct != nil {
+			s.cfg.Acct.ReleaseJob(j.Tenant, int64(j.BodyLen))
+		}
 		s.st.remove(i)
 		s.ar.release(j.Body, j.BodyLen)
 		if q != nil {
@@ -164,6 +185,7 @@ func (s *Shard) ids(b *Batch, op *Op) {
 			_, err = s.apply(i, j, job.Event{Kind: job.EvAck})
 			if err == nil {
 				s.Stats.Acked.Add(1)
+				s.count(j.Tenant, EvAcked, 1)
 			}
 			if j.State == job.Acked { // newly or already acked: collect
 				s.collect(i, j)
@@ -183,9 +205,13 @@ func (s *Shard) ids(b *Batch, op *Op) {
 				_, err = s.apply(i, j, job.Event{Kind: job.EvDelete})
 			}
 		case IDNack:
-			_, err = s.apply(i, j, job.Event{Kind: job.EvNack})
+			if _, err = s.apply(i, j, job.Event{Kind: job.EvNack}); err == nil {
+				s.count(j.Tenant, EvNacked, 1)
+			}
 		case IDEnqueue:
-			_, err = s.apply(i, j, job.Event{Kind: job.EvEnqueue})
+			if _, err = s.apply(i, j, job.Event{Kind: job.EvEnqueue}); err == nil {
+				s.count(j.Tenant, EvRequeued, 1)
+			}
 		case IDDequeue:
 			_, err = s.apply(i, j, job.Event{Kind: job.EvDequeue})
 		}

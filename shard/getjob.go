@@ -19,6 +19,9 @@ type waiter struct {
 	queues   []*queue
 	counters bool
 	deadline job.Millis // 0 = none
+	tenant   uint16
+	admitted bool // holds one of the tenant's max_blocked_clients places
+	granted  bool // holds one consume-rate token for the job it waits for
 	done     bool
 	hidx     int // position in the deadline heap, -1 if not there
 }
@@ -70,7 +73,9 @@ func (s *Shard) getJob(b *Batch, op *Op) {
 				break
 			}
 		}
+		s.consumed(op, int64(len(s.idxs)), len(s.idxs) == 0 && op.Flags&FlagNoHang == 0)
 		if len(s.idxs) > 0 {
+			s.releaseBlock(op)
 			rb := s.begin(op.RQ)
 			start := len(rb.Data)
 			rb.Data = resp.AppendArray(rb.Data, len(s.idxs))
@@ -84,6 +89,7 @@ func (s *Shard) getJob(b *Batch, op *Op) {
 		return
 	}
 	if op.Flags&FlagNoHang != 0 {
+		s.releaseBlock(op)
 		if op.Claim != nil {
 			s.replyCode(op, Part) // nothing here
 			return
@@ -101,7 +107,8 @@ func (s *Shard) getJob(b *Batch, op *Op) {
 		return
 	}
 	// Block: one waiter listed in every distinct queue.
-	w := &waiter{sess: op.Sess, rq: op.RQ, seq: op.Seq, claim: op.Claim, counters: counters, hidx: -1}
+	w := &waiter{sess: op.Sess, rq: op.RQ, seq: op.Seq, claim: op.Claim, counters: counters, hidx: -1,
+		tenant: op.Tenant, admitted: op.Flags&FlagBlockAdmitted != 0, granted: op.Flags&FlagGranted != 0}
 	for a := op.A; a < op.B; a++ {
 		q := s.getQueue(op.Tenant, b.arg(a))
 		dup := false
@@ -148,6 +155,29 @@ func (s *Shard) serveOne(b *Batch, op *Op) bool {
 	return false
 }
 
+// consumed gives back the consume-rate tokens a GETJOB was granted and did
+// not use; a GETJOB about to block keeps one for the job it waits for.
+func (s *Shard) consumed(op *Op, got int64, blocking bool) {
+	if s.cfg.Acct == nil || op.Flags&FlagGranted == 0 {
+		return
+	}
+	unused := op.N[0] - got
+	if blocking {
+		unused--
+	}
+	if unused > 0 {
+		s.cfg.Acct.ConsumeReturn(op.Tenant, unused)
+	}
+}
+
+// releaseBlock gives back a max_blocked_clients place admitted for a
+// GETJOB that did not block.
+func (s *Shard) releaseBlock(op *Op) {
+	if s.cfg.Acct != nil && op.Flags&FlagBlockAdmitted != 0 {
+		s.cfg.Acct.ReleaseBlocked(op.Tenant)
+	}
+}
+
 // take pops the head of q and delivers it (state active, counted in
 // jobs-out). It returns 0 if the queue had only stale entries.
 func (s *Shard) take(q *queue) uint32 {
@@ -156,6 +186,7 @@ func (s *Shard) take(q *queue) uint32 {
 		return 0
 	}
 	_, _ = s.apply(i, s.st.get(i), job.Event{Kind: job.EvDeliver})
+	s.count(q.tenant, EvDelivered, 1)
 	q.jobsOut++
 	q.atime = s.now
 	if q.live == 0 && q.federation != nil {
@@ -197,6 +228,14 @@ func (s *Shard) finishWaiter(w *waiter, answer func(rb *ReplyBatch) Code) {
 		return
 	}
 	w.done = true
+	if s.cfg.Acct != nil {
+		if w.admitted {
+			s.cfg.Acct.ReleaseBlocked(w.tenant)
+		}
+		if w.granted && answer != nil {
+			s.cfg.Acct.ConsumeReturn(w.tenant, 1) // no job after all
+		}
+	}
 	for _, q := range w.queues {
 		q.blocked--
 	}

@@ -26,6 +26,7 @@ const (
 	OpJScan                   // N[0] cursor, N[1] count, N[2] state mask; args: [queue]; Flags
 	OpSync                    // no-op; replies +OK (tests, barriers)
 	OpBus                     // a message from another node: args message, sender ID (20 bytes)
+	OpCall                    // run op.Call on the shard goroutine
 )
 
 // Sub-kinds of OpIDs.
@@ -40,17 +41,19 @@ const (
 
 // Op flags.
 const (
-	FlagNoHang       uint16 = 1 << iota // GETJOB: never block
-	FlagWithCounters                    // GETJOB: nacks and additional-deliveries
-	FlagAsync                           // ADDJOB ASYNC
-	FlagArm                             // GETJOB across shards: block with the shared Claim
-	FlagSetPause                        // PAUSE: an in/out/all/none option was given
-	FlagBusyLoop                        // QSCAN/JSCAN BUSYLOOP
-	FlagReplyAll                        // JSCAN REPLY all
-	FlagQueueFilter                     // JSCAN QUEUE given (first arg)
-	FlagLeaving                         // the node is leaving: GETJOB answers -LEAVING instead of blocking
-	FlagExternal                        // ADDJOB: this node keeps no copy (memory > 75% or leaving)
-	FlagBcast                           // PAUSE bcast: send the resulting state to every node
+	FlagNoHang        uint16 = 1 << iota // GETJOB: never block
+	FlagWithCounters                     // GETJOB: nacks and additional-deliveries
+	FlagAsync                            // ADDJOB ASYNC
+	FlagArm                              // GETJOB across shards: block with the shared Claim
+	FlagSetPause                         // PAUSE: an in/out/all/none option was given
+	FlagBusyLoop                         // QSCAN/JSCAN BUSYLOOP
+	FlagReplyAll                         // JSCAN REPLY all
+	FlagQueueFilter                      // JSCAN QUEUE given (first arg)
+	FlagLeaving                          // the node is leaving: GETJOB answers -LEAVING instead of blocking
+	FlagExternal                         // ADDJOB: this node keeps no copy (memory > 75% or leaving)
+	FlagBcast                            // PAUSE bcast: send the resulting state to every node
+	FlagGranted                          // GETJOB: N[0] jobs were granted by the tenant's consume rate
+	FlagBlockAdmitted                    // GETJOB: the tenant's max_blocked_clients admitted a block
 )
 
 // Op is one command for a shard. The event loop fills it; the strings it
@@ -65,9 +68,10 @@ type Op struct {
 	Tag    uint32 // echoed in the Reply (requests made of several ops)
 	A, B   uint32 // the op's arguments are Batch spans [A, B)
 	N      [6]int64
-	Sess   any         // reply target, opaque to the shard (engine session)
-	RQ     *ReplyQueue // the reply goes to this loop's completion queue
-	Claim  *Claim      // GETJOB across shards: first shard to claim answers
+	Sess   any          // reply target, opaque to the shard (engine session)
+	RQ     *ReplyQueue  // the reply goes to this loop's completion queue
+	Claim  *Claim       // GETJOB across shards: first shard to claim answers
+	Call   func(*Shard) // OpCall: run on the shard goroutine (admin work)
 }
 
 // Name returns the command an op implements (slow log, stats).

@@ -20,6 +20,7 @@ const (
 	ErrLeaving                   // -LEAVING
 	ErrOOM                       // -OOM
 	ErrNoReplTimeout             // -NOREPL Timeout reached before replicating...
+	ErrQuota                     // a tenant limit: the error line (without '-') is the reply bytes
 )
 
 // Reply is one completed op, or one part of a command that spans shards.

@@ -30,6 +30,8 @@ type Config struct {
 	OnSlow     func(name string, args [][]byte, d time.Duration)
 	// Bus is the cluster bus; nil for a lone node.
 	Bus Bus
+	// Acct receives per-tenant usage changes; nil for none.
+	Acct Accounting
 	// TenantName and TenantIndex map tenant indexes to names and back for
 	// messages between nodes (nil: only the built-in tenant "default").
 	TenantName  func(i uint16) string
@@ -39,6 +41,33 @@ type Config struct {
 	// by the engine; nil means 0.
 	MemLevel *atomic.Int32
 }
+
+// Accounting receives the shard's per-tenant usage changes (tenant quotas
+// and metrics). Every method is called on the shard goroutine and must not
+// block. ADDJOB admission itself (jobs and bytes reserved) happens on the
+// event loop; the shard releases what it refuses or frees.
+type Accounting interface {
+	AdmitQueue(tenant uint16) error // ADDJOB creating a queue; the error's text is the wire line
+	ChargeQueue(tenant uint16)      // a queue created without admission (GETJOB, PAUSE, peers)
+	ReleaseQueue(tenant uint16)
+	ChargeJob(tenant uint16, bytes int64)  // a job arrived without admission (copy, import, reload)
+	ReleaseJob(tenant uint16, bytes int64) // a job record freed, or an admitted ADDJOB refused
+	Count(tenant uint16, event int, n uint64)
+	ConsumeReturn(tenant uint16, n int64) // GETJOB consumed fewer jobs than granted
+	AdmitBlocked(tenant uint16) bool      // may a client of this tenant block now?
+	ReleaseBlocked(tenant uint16)
+}
+
+// Counted events (Accounting.Count), in the tenant package's order.
+const (
+	EvAdded = iota
+	EvDelivered
+	EvAcked
+	EvNacked
+	EvRequeued
+	EvExpired
+	numCountEvents
+)
 
 // Shard owns a slice of the node's queues and jobs: every queue whose slot
 // maps to it, and every job in those queues. One goroutine (Run) owns all of
@@ -69,6 +98,8 @@ type Shard struct {
 	gcs     map[uint32]*gcState
 	tasks   taskHeap
 	msgBuf  []byte
+
+	evCounts [][numCountEvents]uint64 // per tenant, flushed to Acct after each step
 
 	out  []outbox // pending reply batches, per destination loop
 	key  []byte   // scratch
@@ -144,6 +175,13 @@ func (s *Shard) setSelf(id string) {
 	_, _ = hex.Decode(s.prefix[:], []byte(id[:8]))
 	s.self, _ = replicate.ParseNodeID(id)
 	s.selfSet[0] = s.self
+}
+
+// InboxLen returns the number of batches waiting (metrics).
+func (s *Shard) InboxLen() int {
+	s.inbox.mu.Lock()
+	defer s.inbox.mu.Unlock()
+	return len(s.inbox.q)
 }
 
 // Push hands a batch to the shard. It never blocks. Safe for concurrent use.
@@ -268,7 +306,30 @@ func (s *Shard) Step(batches []*Batch, now job.Millis) {
 		s.nextCron = now + cronPeriod
 	}
 	s.flush()
+	s.flushCounts()
 	s.publish()
+}
+
+// count records n events of a tenant (flushed once per step).
+func (s *Shard) count(tenant uint16, ev int, n uint64) {
+	if s.cfg.Acct == nil {
+		return
+	}
+	for int(tenant) >= len(s.evCounts) {
+		s.evCounts = append(s.evCounts, [numCountEvents]uint64{})
+	}
+	s.evCounts[tenant][ev] += n
+}
+
+func (s *Shard) flushCounts() {
+	for t := range s.evCounts {
+		for ev, n := range s.evCounts[t] {
+			if n != 0 {
+				s.cfg.Acct.Count(uint16(t), ev, n)
+				s.evCounts[t][ev] = 0
+			}
+		}
+	}
 }
 
 // timed records how long op took: in its reply (INFO commandstats) and,
@@ -371,12 +432,21 @@ func (s *Shard) lookupQueue(tenant uint16, name []byte) *queue {
 	return s.queues[string(s.queueKey(tenant, name))]
 }
 
-// getQueue returns the queue, creating it.
+// getQueue returns the queue, creating it (and charging the tenant).
 func (s *Shard) getQueue(tenant uint16, name []byte) *queue {
 	k := s.queueKey(tenant, name)
 	if q := s.queues[string(k)]; q != nil {
 		return q
 	}
+	if s.cfg.Acct != nil {
+		s.cfg.Acct.ChargeQueue(tenant)
+	}
+	return s.newQueue(tenant, name)
+}
+
+// newQueue creates a queue whose accounting the caller did.
+func (s *Shard) newQueue(tenant uint16, name []byte) *queue {
+	k := s.queueKey(tenant, name)
 	q := &queue{tenant: tenant, name: append([]byte(nil), name...), key: string(k), ctime: s.now, atime: s.now}
 	if n := len(s.qfree); n > 0 {
 		q.id = s.qfree[n-1]
@@ -391,6 +461,9 @@ func (s *Shard) getQueue(tenant uint16, name []byte) *queue {
 }
 
 func (s *Shard) dropQueue(q *queue) {
+	if s.cfg.Acct != nil {
+		s.cfg.Acct.ReleaseQueue(q.tenant)
+	}
 	delete(s.queues, q.key)
 	s.qbyID[q.id] = nil
 	s.qfree = append(s.qfree, q.id)
@@ -452,8 +525,12 @@ func (s *Shard) effects(i uint32, j *job.Job, eff job.Effect) {
 		s.wh.unlink(i)
 		s.st.remove(i)
 		s.ar.release(j.Body, j.BodyLen)
+		if s.cfg.Acct != nil && j.Flags&job.FlagDummy == 0 {
+			s.cfg.Acct.ReleaseJob(j.Tenant, int64(j.BodyLen))
+		}
 		if eff&job.EffExpired != 0 {
 			s.Stats.Expired.Add(1)
+			s.count(j.Tenant, EvExpired, 1)
 		}
 		if q != nil {
 			q.refs--
@@ -528,6 +605,7 @@ func (s *Shard) fire(i uint32) {
 	eff, err := s.apply(i, j, e)
 	if err == nil && requeue && eff&job.EffEnqueue != 0 {
 		s.Stats.Requeued.Add(1)
+		s.count(j.Tenant, EvRequeued, 1)
 	}
 }
 

@@ -29,6 +29,7 @@ import (
 	"disq/engine/config"
 	"disq/netpoll"
 	"disq/replicate"
+	"disq/tenant"
 )
 
 const usage = `Usage: disq-server [configfile|-] [--directive value ...]
@@ -123,6 +124,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		nodeID = randomNodeID()
 	}
 
+	// Tenants (tenants-file) and the admin HTTP API.
+	var engRef atomic.Pointer[engine.Engine]
+	reg, err := tenant.New(tenant.Options{File: cfg.TenantsFile, Logger: logger,
+		DefaultPassword: func() string {
+			if e := engRef.Load(); e != nil {
+				return e.Config().RequirePass
+			}
+			return cfg.RequirePass
+		}})
+	if err != nil {
+		logger.Error("cannot load the tenants file", "file", cfg.TenantsFile, "err", err)
+		return 1
+	}
+
 	var (
 		srv      *netpoll.Server
 		stopOnce sync.Once
@@ -142,6 +157,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	eng := engine.New(cfg, engine.Options{
 		NodeID:      nodeID,
 		Cluster:     cluster,
+		Tenants:     reg,
 		Shards:      shards,
 		Logger:      logger,
 		Executable:  exe,
@@ -165,6 +181,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	})
 
 	bus.set(eng)
+	engRef.Store(eng)
+	token := func() string { return eng.Config().AdminToken }
+	admin, err := tenant.ListenAdmin(cfg.AdminBind, cfg.AdminPort, token,
+		tenant.NewAdminHandler(reg, eng.AdminBackend(), token, logger), logger)
+	if err != nil {
+		logger.Error("cannot listen for the admin API", "bind", cfg.AdminBind, "port", cfg.AdminPort, "err", err)
+		eng.Close()
+		return 1
+	}
 	if cluster != nil {
 		if err := cluster.Start(); err != nil {
 			logger.Error("cannot start the cluster bus", "port", cfg.Port+config.BusPortOffset, "err", err)
@@ -214,6 +239,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer cancel()
 	if srv != nil {
 		_ = srv.Stop(ctx)
+	}
+	if admin != nil {
+		_ = admin.Shutdown(ctx)
 	}
 	if cluster != nil {
 		_ = cluster.Close()

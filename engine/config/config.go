@@ -54,16 +54,17 @@ const (
 
 // Limits shared with the rest of the server.
 const (
-	DefaultPort     = 7711  // client port
-	BusPortOffset   = 10000 // cluster bus port = port + BusPortOffset
-	MaxPortWithBus  = 65535 - BusPortOffset
-	MaxBindAddrs    = 16  // bind accepts at most this many addresses
-	MaxPasswordLen  = 512 // requirepass, in bytes
-	MinHz           = 1
-	MaxHz           = 500
-	MaxShards       = 4096 // shards beyond the 4096 slots would stay empty
-	MaxEventLoops   = 1024
-	TCPKeepaliveYes = 300 // seconds meant by CONFIG SET tcp-keepalive yes
+	DefaultPort      = 7711  // client port
+	DefaultAdminPort = 7710  // admin HTTP API port
+	BusPortOffset    = 10000 // cluster bus port = port + BusPortOffset
+	MaxPortWithBus   = 65535 - BusPortOffset
+	MaxBindAddrs     = 16  // bind accepts at most this many addresses
+	MaxPasswordLen   = 512 // requirepass, in bytes
+	MinHz            = 1
+	MaxHz            = 500
+	MaxShards        = 4096 // shards beyond the 4096 slots would stay empty
+	MaxEventLoops    = 1024
+	TCPKeepaliveYes  = 300 // seconds meant by CONFIG SET tcp-keepalive yes
 )
 
 // ClientOutputBufferLimit is the output buffer limit of normal clients, the
@@ -150,7 +151,7 @@ type Config struct {
 	Shards      int    // shard goroutines, 0..4096; 0 = GOMAXPROCS
 	EventLoops  int    // network event loops, 0..1024; 0 = auto (GOMAXPROCS)
 	AdminBind   string // admin HTTP API listen address
-	AdminPort   int    // admin HTTP API port, 0..65535; 0 = admin API disabled
+	AdminPort   int    // admin HTTP API port, 0..65535 (default 7710); 0 = admin API disabled
 	AdminToken  string // admin API bearer token; secret: never returned by CONFIG GET
 	TenantsFile string // tenants definition file; "" = only the built-in default tenant
 
@@ -215,6 +216,7 @@ func Default() *Config {
 		SlowlogMaxLen:        128,
 
 		AdminBind: "127.0.0.1",
+		AdminPort: DefaultAdminPort,
 	}
 }
 

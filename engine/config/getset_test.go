@@ -55,7 +55,7 @@ func TestGetAll(t *testing.T) {
 		"dir", wd, "client-output-buffer-limit", "normal 268435456 67108864 60",
 		"unixsocketperm", "0", "bind", "",
 		"client-query-buffer-limit", "1073741824", "proto-max-bulk-len", "536870912",
-		"shards", "0", "event-loops", "0", "admin-bind", "127.0.0.1", "admin-port", "0",
+		"shards", "0", "event-loops", "0", "admin-bind", "127.0.0.1", "admin-port", "7710",
 		"tenants-file", "", "repl-compression", "s2", "aof-compression", "none",
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -85,7 +85,7 @@ func TestDefault(t *testing.T) {
 	f("shards", "0")
 	f("event-loops", "0")
 	f("admin-bind", "127.0.0.1")
-	f("admin-port", "0")
+	f("admin-port", "7710")
 	f("admin-token", "")
 	f("tenants-file", "")
 	f("repl-compression", "s2")

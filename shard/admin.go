@@ -1,0 +1,145 @@
+package shard
+
+import (
+	"time"
+
+	"disq/engine/job"
+)
+
+// Admin work on a shard: these methods must run on the shard goroutine,
+// inside an OpCall (see Do). They back the admin API and the metrics.
+
+// Do runs fn on the shard goroutine and waits for it. Safe for concurrent
+// use; never call it from the shard itself.
+func (s *Shard) Do(fn func(s *Shard)) {
+	done := make(chan struct{})
+	b := GetBatch()
+	b.Ops = append(b.Ops, Op{Kind: OpCall, Call: func(s *Shard) { fn(s); close(done) }})
+	s.Push(b)
+	<-done
+}
+
+// PauseQueue sets (set=true) and/or reports a queue's pause state, as the
+// PAUSE command does, and broadcasts it with bcast. Shard goroutine only.
+func (s *Shard) PauseQueue(tenant uint16, name []byte, state uint8, set, bcast bool) string {
+	b := GetBatch()
+	a := b.Arg(name)
+	op := Op{Kind: OpPause, Tenant: tenant, A: a, B: b.NumArgs(), N: [6]int64{int64(state)}}
+	if set {
+		op.Flags |= FlagSetPause
+	}
+	if bcast {
+		op.Flags |= FlagBcast
+	}
+	s.pause(b, &op)
+	putBatch(b)
+	if q := s.lookupQueue(tenant, name); q != nil {
+		return pauseName(q.pause)
+	}
+	return "none"
+}
+
+// PurgeQueue deletes every job queued in a queue and returns how many.
+// Shard goroutine only.
+func (s *Shard) PurgeQueue(tenant uint16, name []byte) int64 {
+	q := s.lookupQueue(tenant, name)
+	if q == nil {
+		return 0
+	}
+	s.idxs = q.ordered(&s.st, s.idxs[:0], q.live, false)
+	var n int64
+	for _, i := range s.idxs {
+		if _, err := s.apply(i, s.st.get(i), job.Event{Kind: job.EvDelete}); err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// FlushTenant deletes every job and queue of a tenant (tenant deleted).
+// Shard goroutine only.
+func (s *Shard) FlushTenant(tenant uint16) {
+	for sess, w := range s.blocked {
+		if w.tenant == tenant {
+			delete(s.blocked, sess)
+			if w.claim.Take() {
+				s.finishWaiter(w, answerNull)
+			} else {
+				s.finishWaiter(w, nil)
+			}
+		}
+	}
+	s.st.each(0, func(i uint32, j *job.Job) bool {
+		if j.Tenant == tenant {
+			if r := s.repls[i]; r != nil {
+				s.replFail(i, j, r, ErrRemoved)
+			} else {
+				_, _ = s.apply(i, j, job.Event{Kind: job.EvDelete})
+			}
+		}
+		return true
+	})
+	for _, q := range s.queues {
+		if q.tenant == tenant {
+			q.refs, q.pause = 0, 0
+			s.dropQueue(q)
+		}
+	}
+}
+
+// QueueStat is one queue's figures for metrics.
+type QueueStat struct {
+	Tenant       uint16
+	Queue        string
+	Depth        int64
+	InFlight     int64 // jobs of the queue held active here (delivered, delayed, copies)
+	OldestAge    time.Duration
+	Redeliveries uint64
+}
+
+// QueueStats appends this shard's queue figures to dst. Shard goroutine
+// only (it walks the job records once).
+func (s *Shard) QueueStats(dst []QueueStat) []QueueStat {
+	start := len(dst)
+	pos := make(map[uint32]int, len(s.queues))
+	for _, q := range s.queues {
+		pos[q.id] = len(dst)
+		st := QueueStat{Tenant: q.tenant, Queue: string(q.name), Depth: int64(q.live)}
+		if q.live > 0 {
+			s.idxs = q.ordered(&s.st, s.idxs[:0], 1, false)
+			if len(s.idxs) > 0 {
+				ct := s.st.get(s.idxs[0]).CreatedAt()
+				st.OldestAge = time.Duration(s.now-ct) * time.Millisecond
+			}
+		}
+		dst = append(dst, st)
+	}
+	s.st.each(0, func(i uint32, j *job.Job) bool {
+		if k, ok := pos[j.Queue]; ok && k >= start {
+			if j.State == job.Active {
+				dst[k].InFlight++
+			}
+			dst[k].Redeliveries += uint64(j.AddDel)
+		}
+		return true
+	})
+	return dst
+}
+
+// TenantJobs counts a tenant's jobs by state on this shard.
+func (s *Shard) TenantJobs(tenant uint16) (queued, active, acked int64) {
+	s.st.each(0, func(i uint32, j *job.Job) bool {
+		if j.Tenant == tenant {
+			switch j.State {
+			case job.Queued:
+				queued++
+			case job.Active, job.WaitRepl:
+				active++
+			case job.Acked:
+				acked++
+			}
+		}
+		return true
+	})
+	return
+}
