@@ -1,0 +1,211 @@
+package replicate
+
+import (
+	"io"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// Metric names (per peer, label peer="<40-hex node id>"):
+//
+//	disq_bus_frames_sent_total, disq_bus_frames_received_total
+//	disq_bus_frames_compressed_total         frames sent S2-compressed
+//	disq_bus_messages_sent_total, disq_bus_messages_received_total
+//	disq_bus_messages_dropped_total          Send while the peer has no link, or outbox full
+//	disq_bus_payload_bytes_sent_total        before compression
+//	disq_bus_bytes_sent_total                on the wire, frame headers included
+//	disq_bus_payload_bytes_received_total, disq_bus_bytes_received_total
+//	disq_bus_frame_messages                  histogram: messages per frame sent
+//	disq_bus_batch_wait_seconds              histogram: first message queued -> its frame written
+//	disq_bus_ping_rtt_seconds                histogram: PING sent -> PONG received
+//
+// Node-wide gauges: disq_bus_known_nodes, disq_bus_reachable_nodes.
+// Counters are updated once per frame (never per job on a shard).
+
+type peerMetrics struct {
+	names []string
+
+	framesSent, framesRecv, framesCompressed *metrics.Counter
+	msgsSent, msgsRecv, msgsDropped          *metrics.Counter
+	payloadSent, bytesSent                   *metrics.Counter
+	payloadRecv, bytesRecv                   *metrics.Counter
+	frameMsgs, batchWait, rtt                *metrics.Histogram
+	lastRTT                                  atomic.Int64
+}
+
+func newPeerMetrics(set *metrics.Set, id NodeID) *peerMetrics {
+	pm := &peerMetrics{}
+	label := `{peer="` + id.String() + `"}`
+	counter := func(name string) *metrics.Counter {
+		name += label
+		pm.names = append(pm.names, name)
+		return set.GetOrCreateCounter(name)
+	}
+	hist := func(name string) *metrics.Histogram {
+		name += label
+		pm.names = append(pm.names, name)
+		return set.GetOrCreateHistogram(name)
+	}
+	pm.framesSent = counter("disq_bus_frames_sent_total")
+	pm.framesRecv = counter("disq_bus_frames_received_total")
+	pm.framesCompressed = counter("disq_bus_frames_compressed_total")
+	pm.msgsSent = counter("disq_bus_messages_sent_total")
+	pm.msgsRecv = counter("disq_bus_messages_received_total")
+	pm.msgsDropped = counter("disq_bus_messages_dropped_total")
+	pm.payloadSent = counter("disq_bus_payload_bytes_sent_total")
+	pm.bytesSent = counter("disq_bus_bytes_sent_total")
+	pm.payloadRecv = counter("disq_bus_payload_bytes_received_total")
+	pm.bytesRecv = counter("disq_bus_bytes_received_total")
+	pm.frameMsgs = hist("disq_bus_frame_messages")
+	pm.batchWait = hist("disq_bus_batch_wait_seconds")
+	pm.rtt = hist("disq_bus_ping_rtt_seconds")
+	return pm
+}
+
+func (pm *peerMetrics) unregister(set *metrics.Set) {
+	for _, n := range pm.names {
+		set.UnregisterMetric(n)
+	}
+}
+
+// totals are node-wide counters (they survive forgotten peers and include
+// traffic of connections from unknown senders).
+type totals struct {
+	framesSent, framesRecv, framesCompressed atomic.Uint64
+	msgsSent, msgsRecv, msgsDropped          atomic.Uint64
+	payloadSent, bytesSent                   atomic.Uint64
+	payloadRecv, bytesRecv                   atomic.Uint64
+}
+
+// PeerStats are the bus numbers of one peer (or the node-wide totals).
+type PeerStats struct {
+	ID                   NodeID // zero for totals
+	FramesSent           uint64
+	FramesReceived       uint64
+	FramesCompressed     uint64 // frames sent S2-compressed
+	MessagesSent         uint64 // membership messages included
+	MessagesReceived     uint64
+	MessagesDropped      uint64 // Send without a link, or outbox full
+	PayloadBytesSent     uint64 // before compression
+	BytesSent            uint64 // on the wire, frame headers included
+	PayloadBytesReceived uint64 // after decompression
+	BytesReceived        uint64 // on the wire
+	LastRTT              time.Duration
+}
+
+// Stats are the bus numbers for INFO: node-wide totals and one entry per
+// known peer (sorted by ID).
+type Stats struct {
+	Total PeerStats
+	Peers []PeerStats
+}
+
+func (pm *peerMetrics) stats(id NodeID) PeerStats {
+	return PeerStats{
+		ID:                   id,
+		FramesSent:           pm.framesSent.Get(),
+		FramesReceived:       pm.framesRecv.Get(),
+		FramesCompressed:     pm.framesCompressed.Get(),
+		MessagesSent:         pm.msgsSent.Get(),
+		MessagesReceived:     pm.msgsRecv.Get(),
+		MessagesDropped:      pm.msgsDropped.Get(),
+		PayloadBytesSent:     pm.payloadSent.Get(),
+		BytesSent:            pm.bytesSent.Get(),
+		PayloadBytesReceived: pm.payloadRecv.Get(),
+		BytesReceived:        pm.bytesRecv.Get(),
+		LastRTT:              time.Duration(pm.lastRTT.Load()),
+	}
+}
+
+func (t *totals) stats() PeerStats {
+	return PeerStats{
+		FramesSent:           t.framesSent.Load(),
+		FramesReceived:       t.framesRecv.Load(),
+		FramesCompressed:     t.framesCompressed.Load(),
+		MessagesSent:         t.msgsSent.Load(),
+		MessagesReceived:     t.msgsRecv.Load(),
+		MessagesDropped:      t.msgsDropped.Load(),
+		PayloadBytesSent:     t.payloadSent.Load(),
+		BytesSent:            t.bytesSent.Load(),
+		PayloadBytesReceived: t.payloadRecv.Load(),
+		BytesReceived:        t.bytesRecv.Load(),
+	}
+}
+
+// AppendInfo appends the statistics as INFO-style "key:value\r\n" lines
+// (no section title): totals as bus_<name>, then one line per peer,
+// bus_peer_<id>:frames_sent=..,frames_received=..,... The engine decides
+// whether and under which title INFO shows them.
+func (s *Stats) AppendInfo(dst []byte) []byte {
+	t := &s.Total
+	kv := func(k string, v uint64) {
+		dst = append(dst, "bus_"...)
+		dst = append(dst, k...)
+		dst = append(dst, ':')
+		dst = strconv.AppendUint(dst, v, 10)
+		dst = append(dst, "\r\n"...)
+	}
+	kv("frames_sent", t.FramesSent)
+	kv("frames_received", t.FramesReceived)
+	kv("frames_compressed", t.FramesCompressed)
+	kv("messages_sent", t.MessagesSent)
+	kv("messages_received", t.MessagesReceived)
+	kv("messages_dropped", t.MessagesDropped)
+	kv("payload_bytes_sent", t.PayloadBytesSent)
+	kv("bytes_sent", t.BytesSent)
+	kv("payload_bytes_received", t.PayloadBytesReceived)
+	kv("bytes_received", t.BytesReceived)
+	ratio := 1.0
+	if t.BytesSent > 0 {
+		ratio = float64(t.PayloadBytesSent) / float64(t.BytesSent)
+	}
+	dst = append(dst, "bus_compression_ratio:"...)
+	dst = strconv.AppendFloat(dst, ratio, 'f', 2, 64)
+	dst = append(dst, "\r\n"...)
+	perFrame := 0.0
+	if t.FramesSent > 0 {
+		perFrame = float64(t.MessagesSent) / float64(t.FramesSent)
+	}
+	dst = append(dst, "bus_messages_per_frame:"...)
+	dst = strconv.AppendFloat(dst, perFrame, 'f', 2, 64)
+	dst = append(dst, "\r\n"...)
+	for i := range s.Peers {
+		p := &s.Peers[i]
+		dst = append(dst, "bus_peer_"...)
+		dst = p.ID.AppendText(dst)
+		field := func(k string, v uint64, first bool) {
+			if first {
+				dst = append(dst, ':')
+			} else {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, k...)
+			dst = append(dst, '=')
+			dst = strconv.AppendUint(dst, v, 10)
+		}
+		field("frames_sent", p.FramesSent, true)
+		field("frames_received", p.FramesReceived, false)
+		field("frames_compressed", p.FramesCompressed, false)
+		field("messages_sent", p.MessagesSent, false)
+		field("messages_received", p.MessagesReceived, false)
+		field("messages_dropped", p.MessagesDropped, false)
+		field("payload_bytes_sent", p.PayloadBytesSent, false)
+		field("bytes_sent", p.BytesSent, false)
+		field("payload_bytes_received", p.PayloadBytesReceived, false)
+		field("bytes_received", p.BytesReceived, false)
+		field("rtt_usec", uint64(p.LastRTT/time.Microsecond), false)
+		dst = append(dst, "\r\n"...)
+	}
+	return dst
+}
+
+// Metrics returns the cluster's metrics set (register it with
+// metrics.RegisterSet to have metrics.WritePrometheus include it, or use
+// WritePrometheus).
+func (c *Cluster) Metrics() *metrics.Set { return c.set }
+
+// WritePrometheus writes the bus metrics in Prometheus text format.
+func (c *Cluster) WritePrometheus(w io.Writer) { c.set.WritePrometheus(w) }
