@@ -13,9 +13,24 @@ func jsonBody(i int) []byte {
 		strconv.Itoa(i*31%10000) + `","qty":` + strconv.Itoa(1+i%5) + `,"ts":` + strconv.Itoa(1700000000+i) + `}`)
 }
 
+// randomJobID returns a job ID like real ones: node prefix, then 18
+// pseudo-random bytes (slot included), then the TTL field.
+func randomJobID(i int) (id [24]byte) {
+	x := uint64(i)*0x9E3779B97F4A7C15 + 1
+	copy(id[:4], []byte{0xdc, 0xb8, 0x33, 0xcf})
+	for k := 4; k < 22; k++ {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		id[k] = byte(x)
+	}
+	id[22], id[23] = 0x05, 0xa1
+	return id
+}
+
 func replJob(i int, holders []NodeID) Msg {
 	return Msg{Type: MsgReplJob, Job: Job{
-		ID: testJobID(byte(i)), Tenant: []byte("default"), Queue: []byte("orders"), Body: jsonBody(i),
+		ID: randomJobID(i), Tenant: []byte("default"), Queue: []byte("orders"), Body: jsonBody(i),
 		CTime: 1700000000000 + int64(i), TTL: 86400000, Retry: 300000, Repl: 3, Holders: holders,
 	}}
 }

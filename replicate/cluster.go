@@ -158,7 +158,7 @@ type Cluster struct {
 	myID      NodeID
 	self      *node
 	nodes     map[NodeID]*node
-	inbound   map[NodeID]*inLink
+	inbound   map[NodeID][]*inLink // by sender; usually one (a new one may overlap an old one shortly)
 	blacklist map[NodeID]time.Time
 	nconns    int
 	started   bool
@@ -230,7 +230,7 @@ func New(opts Options) (*Cluster, error) {
 		maxFrame:    opts.MaxFrameSize,
 		maxMsg:      opts.MaxFrameSize - frameHeaderLen - 10,
 		nodes:       make(map[NodeID]*node),
-		inbound:     make(map[NodeID]*inLink),
+		inbound:     make(map[NodeID][]*inLink),
 		blacklist:   make(map[NodeID]time.Time),
 		kick:        make(chan struct{}, 1),
 		saveSig:     make(chan struct{}, 1),
@@ -342,8 +342,10 @@ func (c *Cluster) Close() error {
 			n.out.close()
 		}
 	}
-	for _, in := range c.inbound {
-		_ = in.conn.Close()
+	for _, ins := range c.inbound {
+		for _, in := range ins {
+			_ = in.conn.Close()
+		}
 	}
 	c.mu.Unlock()
 	c.wg.Wait()
@@ -857,12 +859,14 @@ func (c *Cluster) cronLocked(tick bool) {
 }
 
 func (c *Cluster) lastRecvLocked(n *node) time.Time {
-	if in := c.inbound[n.id]; in != nil {
-		if ns := in.lastRecv.Load(); ns != 0 {
-			return time.Unix(0, ns)
-		}
+	var last int64
+	for _, in := range c.inbound[n.id] {
+		last = max(last, in.lastRecv.Load())
 	}
-	return time.Time{}
+	if last == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, last)
 }
 
 // ---- config saving and notifications ----

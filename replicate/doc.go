@@ -22,7 +22,11 @@
 // Per peer there is one writer goroutine (on the outbound connection) and
 // one reader goroutine (on the inbound one), plus a tiny goroutine blocked
 // in Read on the outbound connection that notices at once when the peer
-// closes it (the peer never writes there after the handshake).
+// closes it (the peer never writes there after the handshake). A new
+// inbound connection from a node does not displace an older one (the
+// dialer may still drop it, e.g. after a redundant MEET); a dead one ends
+// with EOF or after 2 x NodeTimeout + 2 s without a frame (a live peer
+// sends a PING at least every NodeTimeout/2).
 //
 // Handshake: the dialer's first frame holds exactly one MEET (for a node
 // being met: CLUSTER MEET, or an unknown node learned from gossip) or PING

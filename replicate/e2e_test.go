@@ -163,3 +163,59 @@ func TestCloseStopsEverything(t *testing.T) {
 		t.Fatal("Send after Close queued")
 	}
 }
+
+func outLinkOf(c *Cluster, id NodeID) *outLink {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := c.nodes[id]; n != nil {
+		return n.out
+	}
+	return nil
+}
+
+// TestMeetKnownNode: MEETing a node already linked (both ways) completes
+// the handshake, drops the duplicate entry and does not disturb the links.
+func TestMeetKnownNode(t *testing.T) {
+	a, b := pair(t, nil)
+	la, lb := outLinkOf(a.c, b.c.Self()), outLinkOf(b.c, a.c.Self())
+	if la == nil || lb == nil {
+		t.Fatal("no links")
+	}
+	for i := 0; i < 3; i++ {
+		if err := a.c.Meet("127.0.0.1", b.opts.Port); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.c.Meet("127.0.0.1", a.opts.Port); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 5*time.Second, "handshake entries gone", func() bool {
+		return len(a.c.View().Nodes) == 2 && len(b.c.View().Nodes) == 2
+	})
+	time.Sleep(300 * time.Millisecond)
+	if outLinkOf(a.c, b.c.Self()) != la || outLinkOf(b.c, a.c.Self()) != lb {
+		t.Fatal("a redundant MEET replaced a working link")
+	}
+	// Messages still flow.
+	if !a.c.Send(b.c.Self(), AppendMsg(nil, &Msg{Type: MsgWorking})) {
+		t.Fatal("Send refused")
+	}
+	waitFor(t, 5*time.Second, "delivered", func() bool { return len(b.rec.snapshot()) == 1 })
+}
+
+// TestSimultaneousMeet: two fresh nodes MEET each other at once.
+func TestSimultaneousMeet(t *testing.T) {
+	a := startNode(t, t.TempDir(), 0, time.Second, nil)
+	b := startNode(t, t.TempDir(), 1, time.Second, nil)
+	defer a.c.Close()
+	defer b.c.Close()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = a.c.Meet("127.0.0.1", b.opts.Port) }()
+	go func() { defer wg.Done(); _ = b.c.Meet("127.0.0.1", a.opts.Port) }()
+	wg.Wait()
+	waitFor(t, 5*time.Second, "one link each way, no leftover entries", func() bool {
+		va, vb := a.c.View(), b.c.View()
+		return len(va.Nodes) == 2 && len(vb.Nodes) == 2 && len(va.Reachable) == 1 && len(vb.Reachable) == 1
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"time"
 )
 
@@ -171,6 +172,7 @@ func (c *Cluster) completeDialLocked(n *node, conn net.Conn, g *gossipMsg) (*nod
 // per wake-up (split only past MaxFrameSize or 65535 records).
 func (c *Cluster) writeLoop(l *outLink, p *peer, fw *frameWriter) error {
 	var spare, ctrl []byte
+	var keeper bufKeeper
 	for {
 		select {
 		case <-p.box.sig:
@@ -192,7 +194,7 @@ func (c *Cluster) writeLoop(l *outLink, p *peer, fw *frameWriter) error {
 			return err
 		}
 		p.m.batchWait.Update(time.Since(first).Seconds())
-		spare = keepBuf(buf, len(buf))
+		spare = keeper.keep(buf, len(buf))
 	}
 }
 
@@ -384,10 +386,10 @@ func (c *Cluster) serveConn(conn net.Conn) {
 		c.log.Info("cluster node met us", "node", s.id.String(), "addr", net.JoinHostPort(remoteIP, itoa(g.port)))
 		c.kickCron()
 	}
-	if old := c.inbound[g.sender]; old != nil {
-		_ = old.conn.Close()
-	}
-	c.inbound[g.sender] = in
+	// An older connection from the same node is not closed here: the
+	// dialer may still drop this one (a MEET to a node it already has a
+	// link to), and a dead one ends by EOF or the idle timeout.
+	c.inbound[g.sender] = append(c.inbound[g.sender], in)
 	c.onGossipLocked(s, &g, false)
 	c.scratch = appendGossip(c.scratch[:0], c.buildGossipLocked(MsgPong, g.sender))
 	fw := frameWriter{compress: c.opts.Compression}
@@ -403,8 +405,11 @@ func (c *Cluster) serveConn(conn net.Conn) {
 		err = c.readLoop(in, br)
 	}
 	c.mu.Lock()
-	if c.inbound[in.id] == in {
+	ins := slices.DeleteFunc(c.inbound[in.id], func(x *inLink) bool { return x == in })
+	if len(ins) == 0 {
 		delete(c.inbound, in.id)
+	} else {
+		c.inbound[in.id] = ins
 	}
 	closed := c.closed
 	c.mu.Unlock()
@@ -446,6 +451,8 @@ func (c *Cluster) readLoop(in *inLink, br *bufio.Reader) error {
 		scratch []byte
 		msgs    []Msg
 		g       gossipMsg
+
+		bufKeep, scratchKeep bufKeeper
 	)
 	h := c.opts.Handler
 	for {
@@ -540,19 +547,26 @@ func (c *Cluster) readLoop(in *inLink, br *bufio.Reader) error {
 			}
 		}
 		deliver()
-		buf = keepBuf(buf, len(buf))
-		scratch = keepBuf(scratch, len(payload))
+		buf = bufKeep.keep(buf, len(buf))
+		scratch = scratchKeep.keep(scratch, len(payload))
 	}
 }
 
-// keepBuf returns buf emptied for reuse, or nil when it is large (> 4 MiB)
-// and the last use filled less than a quarter of it: big buffers survive
-// while bursts last, and are released after.
-func keepBuf(buf []byte, used int) []byte {
-	if cap(buf) > 4<<20 && used < cap(buf)/4 {
-		return nil
+// bufKeeper decides whether a reused buffer is kept: a large one (> 1 MiB)
+// is released after 16 uses in a row that filled less than a quarter of
+// it, so big buffers survive while a burst lasts and go after it.
+type bufKeeper struct{ low int }
+
+func (k *bufKeeper) keep(buf []byte, used int) []byte {
+	if cap(buf) <= 1<<20 || used >= cap(buf)/4 {
+		k.low = 0
+		return buf[:0]
 	}
-	return buf[:0]
+	if k.low++; k.low < 16 {
+		return buf[:0]
+	}
+	k.low = 0
+	return nil
 }
 
 var errSenderMismatch = errors.New("replicate: message sender differs from the link's node")
