@@ -201,7 +201,7 @@ func clientKill(s *Session, args [][]byte) {
 		addr   string
 		skipme = true
 	)
-	if len(args)%2 != 0 {
+	if len(args) < 4 || len(args)%2 != 0 {
 		s.replyError(errSyntax)
 		return
 	}
@@ -287,7 +287,7 @@ func cmdMonitor(s *Session, args [][]byte) {
 		return // a second MONITOR is silently ignored
 	}
 	s.monitor = true
-	s.ls.monitors = append(s.ls.monitors, s)
+	s.ls.newMonitors = append(s.ls.newMonitors, s) // after this pass's lines
 	s.e.monitors.Add(1)
 	s.replyOK()
 }
@@ -318,6 +318,11 @@ func (s *Session) feedMonitors(args [][]byte) {
 
 // flushMonitors sends the pass's monitor lines to every loop with monitors.
 func (ls *loopState) flushMonitors() {
+	defer func() {
+		ls.monitors = append(ls.monitors, ls.newMonitors...)
+		clear(ls.newMonitors)
+		ls.newMonitors = ls.newMonitors[:0]
+	}()
 	if len(ls.monOut) == 0 {
 		return
 	}

@@ -31,7 +31,7 @@ func cmdInfo(s *Session, args [][]byte) {
 		s.replyError(errSyntax)
 		return
 	}
-	sec := ""
+	sec := "default"
 	if len(args) == 2 {
 		sec = string(args[1])
 	}
@@ -123,7 +123,14 @@ func cmdShutdown(s *Session, args [][]byte) {
 		return
 	}
 	s.e.log.Warn("user requested shutdown", "addr", s.conn.RemoteAddr())
-	go func() { _ = s.e.opts.Shutdown(rewrite) }()
+	c := s.conn
+	go func() {
+		if err := s.e.opts.Shutdown(rewrite); err != nil {
+			_ = c.Loop().ExecuteFunc(func() {
+				c.Write(resp.AppendError(nil, "ERR Errors trying to SHUTDOWN. Check logs."))
+			})
+		}
+	}()
 }
 
 // DEBUG FLUSHALL | SLEEP <seconds> | ERROR <text> | ...
@@ -142,15 +149,33 @@ func cmdDebug(s *Session, args [][]byte) {
 		for i := range s.e.shards {
 			s.opIn(s.ls.batch(i), seq, shard.OpFlush)
 		}
+	case eqFold(sub, "loadaof") && len(args) == 2:
+		if err := s.e.debugLoadAOF(); err != nil {
+			s.e.log.Warn("DEBUG LOADAOF", "err", err)
+			s.replyError("ERR")
+			return
+		}
+		s.replyOK()
 	case eqFold(sub, "sleep") && len(args) == 3:
 		secs, err := strconv.ParseFloat(string(args[2]), 64)
 		if err != nil {
 			s.replyError(errDebugSleepTime)
 			return
 		}
-		// DEBUG SLEEP blocks the whole server in Disque; here it blocks
-		// this event loop (its clients), not the shards.
-		time.Sleep(time.Duration(secs * float64(time.Second)))
+		// DEBUG SLEEP blocks the whole server, as in Disque: every event
+		// loop and every shard sleeps.
+		d := time.Duration(secs * float64(time.Second))
+		for _, ls := range s.e.loopList() {
+			if ls != s.ls {
+				_ = ls.loop.ExecuteFunc(func() { time.Sleep(d) })
+			}
+		}
+		for _, sh := range s.e.shards {
+			b := shard.GetBatch()
+			b.Ops = append(b.Ops, shard.Op{Kind: shard.OpCall, Call: func(*shard.Shard) { time.Sleep(d) }})
+			sh.Push(b)
+		}
+		time.Sleep(d)
 		s.replyOK()
 	case eqFold(sub, "error") && len(args) == 3:
 		s.replyError(string(args[2]))
@@ -199,6 +224,18 @@ func cmdConfig(s *Session, args [][]byte) {
 		if len(args) != 4 {
 			wrong()
 			return
+		}
+		if eqFold(args[2], "appendonly") {
+			on := eqFold(args[3], "yes")
+			if !on && !eqFold(args[3], "no") {
+				s.replyError("ERR Invalid argument '" + string(args[3]) + "' for CONFIG SET 'appendonly'")
+				return
+			}
+			if err := e.setAppendOnly(on, e.Config()); err != nil {
+				e.log.Warn("CONFIG SET appendonly", "err", err)
+				s.replyError("ERR Unable to turn on AOF. Check server logs.")
+				return
+			}
 		}
 		if err := e.configSet(string(args[2]), string(args[3])); err != nil {
 			s.replyError("ERR " + err.Error())
@@ -252,12 +289,18 @@ func (e *Engine) configSet(name, value string) error {
 // else is read from the current configuration where it is used.
 func (e *Engine) applyConfig(old, nc *config.Config) {
 	e.slowMicros.Store(nc.SlowlogLogSlowerThan)
+	e.setRecordThreshold(nc)
 	if old.MaxMemory != nc.MaxMemory {
 		setMemoryLimit(nc.MaxMemory)
 	}
 	if old.Dir != nc.Dir {
 		if err := os.Chdir(nc.Dir); err != nil {
 			e.log.Warn("changing directory", "dir", nc.Dir, "err", err)
+		}
+	}
+	if old.AppendFsync != nc.AppendFsync {
+		if w := e.logw.Load(); w != nil {
+			w.SetFsync(fsyncOf(nc))
 		}
 	}
 	if old.LogLevel != nc.LogLevel && e.opts.SetLogLevel != nil {
@@ -286,5 +329,3 @@ func (e *Engine) resetStats() {
 func notImplemented(what string) func(s *Session, args [][]byte) {
 	return func(s *Session, args [][]byte) { s.replyError(errNotImplemented(what)) }
 }
-
-var cmdBgRewriteAOF = notImplemented("BGREWRITEAOF (persistence)")

@@ -388,7 +388,11 @@ func TestConfigRewrite(t *testing.T) {
 		t.Errorf("INFO config_file: got %q; want %q", got, want)
 	}
 	c.Expect("-ERR unknown command 'LATENCY'", "LATENCY", "LATEST")
-	c.Expect("[]", "lat", "LATEST")
+	// The renamed command works (its content depends on timing: with a 5 ms
+	// threshold a slow command on a loaded machine is a legitimate sample).
+	if r := c.Do("lat", "LATEST"); r.Kind != '*' {
+		t.Errorf("lat LATEST: got %s; want an array", r)
+	}
 
 	sets := [][2]string{
 		{"hz", "25"}, {"maxmemory", "200mb"}, {"slowlog-max-len", "77"}, {"loglevel", "warning"},
@@ -457,6 +461,9 @@ func TestConfigRewrite(t *testing.T) {
 			bm[kv[0]] = kv[1]
 		}
 		for _, kv := range after {
+			if kv[0] == "aof-enqueue-jobs-once" && kv[1] == "no" {
+				continue // it turns itself off once the log is loaded (semantics.md 13.1)
+			}
 			if bm[kv[0]] != kv[1] {
 				t.Errorf("after CONFIG REWRITE and a restart: %s is %q; want %q", kv[0], kv[1], bm[kv[0]])
 			}
@@ -466,7 +473,11 @@ func TestConfigRewrite(t *testing.T) {
 		}
 	}
 	c.Expect("-ERR unknown command 'LATENCY'", "LATENCY", "LATEST")
-	c.Expect("[]", "lat", "LATEST")
+	// The renamed command works (its content depends on timing: with a 5 ms
+	// threshold a slow command on a loaded machine is a legitimate sample).
+	if r := c.Do("lat", "LATEST"); r.Kind != '*' {
+		t.Errorf("lat LATEST: got %s; want an array", r)
+	}
 
 	t.Run("DebugRestartRewrites", func(t *testing.T) {
 		// DEBUG RESTART rewrites the config file, then re-executes.

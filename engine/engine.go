@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"sync"
@@ -66,11 +67,15 @@ type Engine struct {
 	slowlog      slowLog
 	latency      latencyMonitor
 	slowMicros   atomic.Int64 // slowlog-log-slower-than, for the shards
+	recordMicros atomic.Int64 // smallest duration the slow log or latency monitor records
 	memLevel     atomic.Int32 // 0, 1 (> 75% of maxmemory), 2 (> 95%)
 	inflight     atomic.Int64 // bytes of arguments in shards, node-wide
 
 	stats engineStats
 	mem   memStats
+
+	logw shard.Log // the log writer; nil when appendonly is off
+	pers persistence
 
 	stopCron chan struct{}
 	cronDone chan struct{}
@@ -109,8 +114,9 @@ const (
 	maxInflightBytes = 64 << 20
 )
 
-// New creates the engine and starts its shards.
-func New(cfg *config.Config, opts Options) *Engine {
+// New creates the engine, replays the append-only file if the
+// configuration asks for it, and starts the shards.
+func New(cfg *config.Config, opts Options) (*Engine, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -118,6 +124,7 @@ func New(cfg *config.Config, opts Options) *Engine {
 		stopCron: make(chan struct{}), cronDone: make(chan struct{})}
 	e.cfg.Store(cfg)
 	e.slowMicros.Store(cfg.SlowlogLogSlowerThan)
+	e.setRecordThreshold(cfg)
 	e.reg = opts.Tenants
 	if e.reg == nil {
 		e.reg, _ = tenant.New(tenant.Options{Logger: opts.Logger,
@@ -141,20 +148,29 @@ func New(cfg *config.Config, opts Options) *Engine {
 	}
 	for i := 0; i < n; i++ {
 		sc := shard.Config{Index: i, Shards: n, NodeID: opts.NodeID,
-			SlowMicros: &e.slowMicros, OnSlow: e.slow, MemLevel: &e.memLevel,
-			Acct: acct{e.reg}, TenantName: e.tenantName, TenantIndex: e.tenantIndex}
+			MemLevel: &e.memLevel,
+			Acct:     acct{e.reg}, TenantName: e.tenantName, TenantIndex: e.tenantIndex, Log: &e.logw}
 		if opts.Cluster != nil {
 			sc.Bus = opts.Cluster
 		}
-		s := shard.New(sc)
-		e.shards = append(e.shards, s)
-		go s.Run()
+		e.shards = append(e.shards, shard.New(sc))
 	}
 	e.buildCommands(cfg)
 	setMemoryLimit(cfg.MaxMemory)
 	e.mem.sample(0)
+	// The log is replayed before the shards run and before any client
+	// connects (so nothing needs -LOADING).
+	if err := e.loadLog(cfg); err != nil {
+		return nil, fmt.Errorf("loading the append only file: %w", err)
+	}
+	if err := e.openLog(e.Config()); err != nil {
+		return nil, fmt.Errorf("opening the append only file: %w", err)
+	}
+	for _, s := range e.shards {
+		go s.Run()
+	}
 	go e.cron()
-	return e
+	return e, nil
 }
 
 // IsCommand reports whether name (lower case) is in Disque's command table;
@@ -177,12 +193,16 @@ func (e *Engine) Shards() int { return len(e.shards) }
 // NodeID returns this node's 40-character ID.
 func (e *Engine) NodeID() string { return e.nodeID }
 
-// Close stops the shards and the background tasks.
+// Close stops the background tasks and the shards, then flushes and closes
+// the log.
 func (e *Engine) Close() {
 	close(e.stopCron)
 	<-e.cronDone
 	for _, s := range e.shards {
 		s.Stop()
+	}
+	if w := e.logw.Swap(nil); w != nil {
+		_ = w.Close()
 	}
 }
 
@@ -227,24 +247,25 @@ func lower(s string) string {
 // Only that loop's goroutine touches it (the ReplyQueue is the exception:
 // shards push into it).
 type loopState struct {
-	e         *Engine
-	loop      netpoll.Loop
-	rq        shard.ReplyQueue
-	batches   []*shard.Batch // per shard, nil when empty
-	taken     []*shard.ReplyBatch
-	dirty     []*Session
-	sessions  map[*Session]struct{}
-	throttled []*Session // waiting for the node-wide in-flight budget
-	stats     loopStats
-	monitors  []*Session // MONITOR sessions on this loop
-	monOut    []byte     // monitor lines of the current pass
-	drainTask *loopTask
-	pushTask  *loopTask
-	pushArmed bool  // a pushTask is scheduled: batches go out at the end of the pass
-	inflight  int64 // argument bytes of this loop's requests in shards
-	published int64 // the part of inflight added to Engine.inflight
-	lim       resp.Limits
-	scratch   []byte
+	e           *Engine
+	loop        netpoll.Loop
+	rq          shard.ReplyQueue
+	batches     []*shard.Batch // per shard, nil when empty
+	taken       []*shard.ReplyBatch
+	dirty       []*Session
+	sessions    map[*Session]struct{}
+	throttled   []*Session // waiting for the node-wide in-flight budget
+	stats       loopStats
+	monitors    []*Session // MONITOR sessions on this loop
+	newMonitors []*Session // MONITOR sessions of the current pass
+	monOut      []byte     // monitor lines of the current pass
+	drainTask   *loopTask
+	pushTask    *loopTask
+	pushArmed   bool  // a pushTask is scheduled: batches go out at the end of the pass
+	inflight    int64 // argument bytes of this loop's requests in shards
+	published   int64 // the part of inflight added to Engine.inflight
+	lim         resp.Limits
+	scratch     []byte
 }
 
 func (e *Engine) loopFor(l netpoll.Loop) *loopState {
@@ -425,6 +446,7 @@ func (e *Engine) cron() {
 			lvl = 3 // shards evict no jobs
 		}
 		e.memLevel.Store(lvl)
+		e.autoRewrite()
 		e.rates(hz)
 		for _, ls := range e.loopList() {
 			_ = ls.loop.ExecuteFunc(ls.cron)

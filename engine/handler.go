@@ -127,8 +127,16 @@ func (h handler) Traffic(c netpoll.Conn, in []byte) (int, bool) {
 }
 
 // dispatch runs the generic request pipeline of the spec (commands.md 1.4)
-// and then the command's handler.
+// and then the command's handler. CLIENT REPLY OFF/SKIP mute whatever the
+// request answers, errors included.
 func (s *Session) dispatch(args [][]byte) {
+	s.mute = s.replyOff || s.skipNext
+	s.skipNext = false
+	s.run(args)
+	s.mute = false
+}
+
+func (s *Session) run(args [][]byte) {
 	e := s.e
 	s.ls.stats.commands.Add(1)
 	name := args[0]
@@ -159,26 +167,31 @@ func (s *Session) dispatch(args [][]byte) {
 		s.replyError(errOOM)
 		return
 	}
+	if cmd.Flags&FlagWrite != 0 || cmd.Name == "ping" {
+		if msg := e.misconf(); msg != "" {
+			s.replyError(msg)
+			return
+		}
+	}
 	s.ls.stats.cmds[cmd.id].calls.Add(1)
 	s.lastCmd = cmd.Name
 	s.curCmd = cmd.id
-	s.mute = s.replyOff || s.skipNext
-	s.skipNext = false
-	if e.monitors.Load() > 0 && !s.monitor {
-		s.feedMonitors(args)
+	if e.monitors.Load() > 0 && !s.monitor && cmd.Name != "monitor" {
+		s.feedMonitors(args) // (a monitor's own commands, and MONITOR, are not shown)
 	}
 	if cmd.shardCmd {
+		s.curArgs = args // the op's slot keeps a trimmed copy for the slow log
 		cmd.Handler(s, args)
-	} else {
-		t0 := time.Now()
-		cmd.Handler(s, args)
-		d := time.Since(t0)
-		s.ls.stats.cmds[cmd.id].usec.Add(d.Microseconds())
-		if d.Microseconds() >= e.slowMicros.Load() && e.slowMicros.Load() >= 0 {
-			e.slow(cmd.Name, args[1:], d)
-		}
+		s.curArgs = nil
+		return
 	}
-	s.mute = false
+	t0 := time.Now()
+	cmd.Handler(s, args)
+	d := time.Since(t0)
+	s.ls.stats.cmds[cmd.id].usec.Add(d.Microseconds())
+	if t := e.recordMicros.Load(); t >= 0 && d.Microseconds() >= t {
+		e.record(cmd, args, d)
+	}
 }
 
 // checkPassword compares in constant time.

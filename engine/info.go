@@ -128,10 +128,10 @@ func (e *Engine) info(section string, t *tenant.Tenant) string {
 	var b strings.Builder
 	var list []string
 	switch section {
-	case "", "default":
+	case "default":
 		list = infoSections
 	case "all", "everything":
-		list = append(append([]string(nil), infoSections...), "commandstats", "bus")
+		list = append(append([]string(nil), infoSections...), "commandstats")
 	default:
 		list = []string{section}
 	}
@@ -284,20 +284,6 @@ func (e *Engine) infoMemory() [][2]string {
 		{"mem_fragmentation_ratio", frag},
 		{"mem_allocator", "go-" + runtime.Version()},
 		{"jobs_memory", itoa(e.sumShards(func(i int) int64 { return e.shards[i].Stats.Memory.Load() }))},
-	}
-}
-
-func (e *Engine) infoPersistence() [][2]string {
-	return [][2]string{
-		{"loading", "0"},
-		{"aof_enabled", "0"},
-		{"aof_state", "off"},
-		{"aof_rewrite_in_progress", "0"},
-		{"aof_rewrite_scheduled", "0"},
-		{"aof_last_rewrite_time_sec", "-1"},
-		{"aof_current_rewrite_time_sec", "-1"},
-		{"aof_last_bgrewrite_status", "ok"},
-		{"aof_last_write_status", "ok"},
 	}
 }
 

@@ -278,7 +278,8 @@ var commandTable = map[string]struct {
 	arity int
 	flags string
 }{
-	"auth": {2, "r l F"}, "ping": {-1, "r F"}, "info": {-1, "r l"}, "shutdown": {-1, "a r l"},
+	// AUTH is -2 since AUTH <tenant> <password> (issue 6).
+	"auth": {-2, "r l F"}, "ping": {-1, "r F"}, "info": {-1, "r l"}, "shutdown": {-1, "a r l"},
 	"monitor": {1, "a r"}, "debug": {-2, "a"}, "config": {-2, "a r"}, "cluster": {-2, "a r"},
 	"client": {-2, "a r"}, "slowlog": {-2, "r"}, "time": {1, "r F"}, "command": {0, "r l"},
 	"latency": {-2, "a r l"}, "hello": {1, "r F"}, "addjob": {-4, "w m F"}, "getjob": {-2, "w F"},

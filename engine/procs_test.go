@@ -74,7 +74,12 @@ func startProc(t *testing.T, dir string, port int, stdin string, args ...string)
 
 func (p *proc) start() error {
 	p.out = &syncBuf{}
-	p.cmd = exec.Command(testserver.Binary(p.t), p.args...)
+	args := p.args
+	if !strings.Contains(strings.Join(args, " "), "admin-port") {
+		// The admin API's default port (7710) is one for the whole machine.
+		args = append(append([]string(nil), args...), "--admin-port", "0")
+	}
+	p.cmd = exec.Command(testserver.Binary(p.t), args...)
 	p.cmd.Dir = p.Dir
 	p.cmd.Stdout = p.out
 	p.cmd.Stderr = p.out

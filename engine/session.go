@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"encoding/binary"
+	"fmt"
 	"time"
 
 	"disq/engine/config"
@@ -48,10 +50,11 @@ type Session struct {
 	lastCmd    string
 	softSince  time.Time
 	monitor    bool
-	replyOff   bool // CLIENT REPLY OFF
-	skipNext   bool // CLIENT REPLY SKIP: mute the next command
-	mute       bool // the command being dispatched gets no reply
-	curCmd     int  // table index of the command being dispatched
+	replyOff   bool     // CLIENT REPLY OFF
+	skipNext   bool     // CLIENT REPLY SKIP: mute the next command
+	mute       bool     // the command being dispatched gets no reply
+	curCmd     int      // table index of the command being dispatched
+	curArgs    [][]byte // its arguments, while a shard command is dispatched
 }
 
 const (
@@ -71,6 +74,7 @@ type slot struct {
 	buf    []byte
 	gather func(s *Session, seq uint32, sl *slot, r *shard.Reply, data []byte)
 	ctx    any
+	argv   []byte // trimmed copy of the request for the slow log (shard commands)
 }
 
 func newSession(e *Engine, ls *loopState, c netpoll.Conn) *Session {
@@ -110,7 +114,58 @@ func (s *Session) alloc() (uint32, *slot) {
 	sl.mute, sl.cmd = s.mute, int16(s.curCmd)
 	sl.parts, sl.acc, sl.bytes, sl.gather, sl.ctx = 1, 0, 0, nil, nil
 	sl.buf = sl.buf[:0]
+	sl.argv = sl.argv[:0]
+	if s.curArgs != nil && s.e.recordMicros.Load() >= 0 {
+		sl.argv = appendArgv(sl.argv, s.curArgs)
+	}
 	return seq, sl
+}
+
+// appendArgv keeps what the slow log keeps of a request: at most 32
+// arguments of at most 128 bytes (plus their true lengths), so shard
+// commands can be logged with the arguments the client sent.
+func appendArgv(dst []byte, args [][]byte) []byte {
+	dst = append(dst, byte(min(len(args), slowMaxArgs)))
+	dst = binary.AppendUvarint(dst, uint64(len(args)))
+	for i, a := range args {
+		if i == slowMaxArgs {
+			break
+		}
+		n := min(len(a), slowMaxArgLen)
+		dst = binary.AppendUvarint(dst, uint64(len(a)))
+		dst = binary.AppendUvarint(dst, uint64(n))
+		dst = append(dst, a[:n]...)
+	}
+	return dst
+}
+
+// decodeArgv rebuilds the request for the slow log, with the trimming
+// marks of full-length arguments restored by record.
+func decodeArgv(b []byte) [][]byte {
+	if len(b) == 0 {
+		return nil
+	}
+	k := int(b[0])
+	b = b[1:]
+	total, n := binary.Uvarint(b)
+	b = b[n:]
+	out := make([][]byte, 0, k+1)
+	for i := 0; i < k; i++ {
+		full, n1 := binary.Uvarint(b)
+		b = b[n1:]
+		l, n2 := binary.Uvarint(b)
+		b = b[n2:]
+		a := append([]byte(nil), b[:l]...)
+		if full > l {
+			a = append(a, fmt.Sprintf("... (%d more bytes)", full-l)...)
+		}
+		out = append(out, a)
+		b = b[l:]
+	}
+	if int(total) > k {
+		out[k-1] = []byte(fmt.Sprintf("... (%d more arguments)", int(total)-k+1))
+	}
+	return out
 }
 
 // reply returns the buffer where a reply produced on the loop now must be
@@ -186,6 +241,9 @@ func (s *Session) complete(r *shard.Reply, data []byte) {
 	}
 	if r.Usec != 0 && int(sl.cmd) < len(s.ls.stats.cmds) {
 		s.ls.stats.cmds[sl.cmd].usec.Add(int64(r.Usec))
+		if t := s.e.recordMicros.Load(); t >= 0 && int64(r.Usec) >= t && len(sl.argv) > 0 {
+			s.e.record(s.e.cmdList[sl.cmd], decodeArgv(sl.argv), time.Duration(r.Usec)*time.Microsecond)
+		}
 	}
 	if sl.gather != nil {
 		sl.gather(s, r.Seq, sl, r, data)

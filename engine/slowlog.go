@@ -1,12 +1,13 @@
 package engine
 
 import (
+	"bytes"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"disq/engine/config"
 	"disq/netpoll/resp"
 )
 
@@ -33,19 +34,20 @@ const (
 	slowMaxArgLen = 128
 )
 
-// slow records a command that took d, if the slow log wants it.
-func (e *Engine) slow(name string, args [][]byte, d time.Duration) {
+// record logs a command that took d in the slow log and the latency
+// monitor, as their thresholds say. args include the command name (already
+// trimmed when they come from a shard command's slot).
+func (e *Engine) record(cmd *Command, args [][]byte, d time.Duration) {
 	cfg := e.Config()
 	us := d.Microseconds()
 	if t := cfg.SlowlogLogSlowerThan; t >= 0 && us >= t && cfg.SlowlogMaxLen > 0 {
 		ent := slowEntry{at: time.Now().Unix(), usec: us}
-		all := append([][]byte{[]byte(name)}, args...)
-		for i, a := range all {
-			if i == slowMaxArgs-1 && len(all) > slowMaxArgs {
-				ent.args = append(ent.args, []byte(fmt.Sprintf("... (%d more arguments)", len(all)-slowMaxArgs+1)))
+		for i, a := range args {
+			if i == slowMaxArgs-1 && len(args) > slowMaxArgs {
+				ent.args = append(ent.args, []byte(fmt.Sprintf("... (%d more arguments)", len(args)-slowMaxArgs+1)))
 				break
 			}
-			if len(a) > slowMaxArgLen {
+			if len(a) > slowMaxArgLen && !bytes.Contains(a[slowMaxArgLen:], []byte("... (")) {
 				a = append(append([]byte(nil), a[:slowMaxArgLen]...), fmt.Sprintf("... (%d more bytes)", len(a)-slowMaxArgLen)...)
 			} else {
 				a = append([]byte(nil), a...)
@@ -57,19 +59,49 @@ func (e *Engine) slow(name string, args [][]byte, d time.Duration) {
 		ent.id = l.nextID
 		l.nextID++
 		l.entries = append(l.entries, ent)
-		if over := len(l.entries) - int(cfg.SlowlogMaxLen); over > 0 {
-			l.entries = append(l.entries[:0], l.entries[over:]...)
-		}
+		l.trim(cfg.SlowlogMaxLen)
 		l.mu.Unlock()
 	}
 	if t := cfg.LatencyMonitorThreshold; t > 0 && d.Milliseconds() >= t {
-		e.latency.add("command", d.Milliseconds())
+		ev := "command"
+		if cmd != nil && cmd.Flags&FlagFast != 0 {
+			ev = "fast-command"
+		}
+		e.latency.add(ev, d.Milliseconds())
 	}
+}
+
+// trim keeps the newest max entries. l.mu held.
+func (l *slowLog) trim(max int64) {
+	if over := len(l.entries) - int(max); over > 0 {
+		l.entries = append(l.entries[:0], l.entries[over:]...)
+	}
+}
+
+// setRecordThreshold publishes the smallest duration (us) worth recording
+// (-1: neither the slow log nor the latency monitor wants anything).
+func (e *Engine) setRecordThreshold(cfg *config.Config) {
+	t := int64(-1)
+	if cfg.SlowlogLogSlowerThan >= 0 {
+		t = cfg.SlowlogLogSlowerThan
+	}
+	if cfg.LatencyMonitorThreshold > 0 {
+		if lt := cfg.LatencyMonitorThreshold * 1000; t < 0 || lt < t {
+			t = lt
+		}
+	}
+	e.recordMicros.Store(t)
+	e.slowlog.mu.Lock()
+	e.slowlog.trim(cfg.SlowlogMaxLen)
+	e.slowlog.mu.Unlock()
 }
 
 // SLOWLOG GET [n] | LEN | RESET
 func cmdSlowlog(s *Session, args [][]byte) {
 	l := &s.e.slowlog
+	l.mu.Lock()
+	l.trim(s.e.Config().SlowlogMaxLen)
+	l.mu.Unlock()
 	sub := args[1]
 	switch {
 	case eqFold(sub, "get") && len(args) <= 3:
@@ -253,5 +285,3 @@ func avgSample(ev *latencyEvent) int64 {
 	}
 	return t / int64(len(ev.samples))
 }
-
-var _ = strconv.Itoa

@@ -453,7 +453,7 @@ func (s *Shard) replJob(from replicate.NodeID, m *replicate.Msg) {
 		j := s.st.get(i)
 		s.addHolders(j, mj.Holders...)
 		if m.Flags&replicate.MsgNoReply == 0 {
-			s.send(from, &replicate.Msg{Type: replicate.MsgGotJob, ID: mj.ID})
+			s.confirmCopy(from, mj.ID)
 		}
 		return
 	}
@@ -463,7 +463,7 @@ func (s *Shard) replJob(from replicate.NodeID, m *replicate.Msg) {
 	i, j := s.newRecord(tenant, mj)
 	_, _ = s.apply(i, j, job.Event{Kind: job.EvReplica})
 	if m.Flags&replicate.MsgNoReply == 0 {
-		s.send(from, &replicate.Msg{Type: replicate.MsgGotJob, ID: mj.ID})
+		s.confirmCopy(from, mj.ID) // after our own log holds it
 	}
 }
 

@@ -493,6 +493,10 @@ func (s *Shard) pause(b *Batch, op *Op) {
 
 // flushAll deletes every job and queue (DEBUG FLUSHALL). Blocked clients get
 // a null reply.
+// FlushAll deletes every job and queue (DEBUG FLUSHALL, DEBUG LOADAOF).
+// Shard goroutine only.
+func (s *Shard) FlushAll() { s.flushAll() }
+
 func (s *Shard) flushAll() {
 	for sess, w := range s.blocked {
 		delete(s.blocked, sess)

@@ -20,6 +20,7 @@ const (
 	ErrLeaving                   // -LEAVING
 	ErrOOM                       // -OOM
 	ErrNoReplTimeout             // -NOREPL Timeout reached before replicating...
+	ErrMisconf                   // the log could not be written: the error text is the reply bytes
 	ErrQuota                     // a tenant limit: the error line (without '-') is the reply bytes
 )
 

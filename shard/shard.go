@@ -32,6 +32,9 @@ type Config struct {
 	Bus Bus
 	// Acct receives per-tenant usage changes; nil for none.
 	Acct Accounting
+	// Log holds the node's log writer (nil pointer or nil writer: the log
+	// is off). The engine swaps it when the log is turned on or off.
+	Log *Log
 	// TenantName and TenantIndex map tenant indexes to names and back for
 	// messages between nodes (nil: only the built-in tenant "default").
 	TenantName  func(i uint16) string
@@ -100,6 +103,11 @@ type Shard struct {
 	msgBuf  []byte
 
 	evCounts [][numCountEvents]uint64 // per tenant, flushed to Acct after each step
+	logBuf   []byte                   // log records of the current step
+	logN     int                      // records in logBuf
+	holdBuf  []byte                   // scratch for holder IDs
+	heldBus  []heldMsg                // copy confirmations waiting for the log
+	loading  bool                     // replaying the log: log nothing
 
 	out  []outbox // pending reply batches, per destination loop
 	key  []byte   // scratch
@@ -305,9 +313,10 @@ func (s *Shard) Step(batches []*Batch, now job.Millis) {
 		s.cron(now)
 		s.nextCron = now + cronPeriod
 	}
+	s.publish() // before the replies leave: INFO after a reply sees the change
+	s.flushLog()
 	s.flush()
 	s.flushCounts()
-	s.publish()
 }
 
 // count records n events of a tenant (flushed once per step).
@@ -507,6 +516,13 @@ func (s *Shard) effects(i uint32, j *job.Job, eff job.Effect) {
 	}
 	if eff&job.EffReplyAdd != 0 {
 		s.replyAdd(i, j, eff&job.EffFree != 0)
+	}
+	if eff&(job.EffLogAdd|job.EffLogDel) != 0 && s.logWriter() != nil {
+		if eff&job.EffLogDel != 0 {
+			s.logDel(j)
+		} else {
+			s.logAdd(j)
+		}
 	}
 	if eff&(job.EffCountNack|job.EffCountDelivery) != 0 && s.hasOthers(j) {
 		m := idMsg(replicate.MsgQueued, j)

@@ -154,7 +154,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	exe, _ := os.Executable()
-	eng := engine.New(cfg, engine.Options{
+	var eng *engine.Engine
+	eng, err = engine.New(cfg, engine.Options{
 		NodeID:      nodeID,
 		Cluster:     cluster,
 		Tenants:     reg,
@@ -174,11 +175,24 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			})
 			return nil
 		},
-		Shutdown: func(bool) error {
+		Shutdown: func(rewriteAOF bool) error {
+			if rewriteAOF {
+				if err := eng.Shutdown(true); err != nil {
+					logger.Error("SHUTDOWN REWRITE-AOF: rewrite failed", "err", err)
+					return err
+				}
+			}
 			stopOnce.Do(func() { close(stopped) })
 			return nil
 		},
 	})
+	if err != nil {
+		logger.Error("cannot start", "err", err)
+		if cluster != nil {
+			_ = cluster.Close()
+		}
+		return 1
+	}
 
 	bus.set(eng)
 	engRef.Store(eng)

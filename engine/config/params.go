@@ -95,7 +95,7 @@ var params = []*param{
 	intParam("hz", fAll, func(c *Config) *int { return &c.Hz },
 		intRule{fileMin: MinHz, max: MaxHz, clamp: true}),
 	intParam("cluster-node-timeout", fAll, func(c *Config) *int64 { return &c.ClusterNodeTimeout },
-		intRule{fileMin: 1, setMin: 1, max: math.MaxInt64, rng: "cluster node timeout must be 1 or greater"}),
+		intRule{fileMin: 1, setMin: 0, max: math.MaxInt64, rng: "cluster node timeout must be 1 or greater"}),
 	tcpKeepaliveParam(),
 	boolParam("no-appendfsync-on-rewrite", fFile|fGet, func(c *Config) *bool { return &c.NoAppendfsyncOnRewrite }),
 	daemonizeParam(),

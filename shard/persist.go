@@ -1,0 +1,269 @@
+package shard
+
+import (
+	"sync/atomic"
+
+	"disq/engine/aof"
+	"disq/engine/job"
+	"disq/replicate"
+)
+
+// Persistence: during a step the shard appends a record to its log buffer
+// for every change that matters (semantics.md 13.1): a LoadJob when it
+// starts holding a job (the creator after replication or at once, a
+// replica when it accepts a copy, an importer), a DelJob when it acks or
+// removes an active or queued job. At the end of the step the buffer goes to
+// the node's log writer as one batch, and the step's replies (and copy
+// confirmations, GOTJOB) are held until the writer says the batch is
+// durable per appendfsync: after the fsync that covers it with "always",
+// after write(2) otherwise. The wait holds back those replies only; the
+// shard goes on with its next step.
+
+// Log is the node's log writer as the shards see it (engine/aof.Writer).
+type Log = atomic.Pointer[aof.Writer]
+
+// logAdd appends a LoadJob record for j.
+func (s *Shard) logAdd(j *job.Job) {
+	q := s.queueByID(j.Queue)
+	r := aof.Job{ID: j.ID, CTime: j.CTime, Expire: int64(j.Expire), Delay: j.Delay, Retry: j.Retry,
+		Repl: j.Repl, Nacks: j.Nacks, AddDel: j.AddDel, Tenant: s.tenantName(j.Tenant)}
+	if j.State == job.Queued {
+		r.State = aof.StateQueued
+	}
+	if j.Flags&job.FlagDelivered != 0 {
+		r.Flags |= aof.JobDelivered
+	}
+	if j.Flags&job.FlagCountRequeue != 0 {
+		r.Flags |= aof.JobCountRequeue
+	}
+	if j.Flags&job.FlagQueuedOnce != 0 {
+		r.Flags |= aof.JobQueuedOnce
+	}
+	if q != nil {
+		r.Queue = q.name
+	}
+	r.Body = s.ar.get(j.Body, j.BodyLen)
+	if j.Holders != 0 {
+		for _, id := range s.holders(j) {
+			s.holdBuf = id.AppendText(s.holdBuf)
+		}
+		r.Holders = s.holdBuf
+	}
+	s.logBuf = aof.AppendLoadJob(s.logBuf, &r)
+	s.logN++
+	s.holdBuf = s.holdBuf[:0]
+}
+
+// logDel appends a DelJob record for j.
+func (s *Shard) logDel(j *job.Job) {
+	s.logBuf = aof.AppendDelJob(s.logBuf, j.ID, string(s.tenantName(j.Tenant)))
+	s.logN++
+}
+
+// logWriter returns the current log writer, or nil when the log is off (or
+// while the shard replays it).
+func (s *Shard) logWriter() *aof.Writer {
+	if s.cfg.Log == nil || s.loading {
+		return nil
+	}
+	return s.cfg.Log.Load()
+}
+
+// flushLog hands the step's records to the writer and, if there were any,
+// holds the step's replies and copy confirmations until they are durable.
+// It reports whether it took the replies.
+func (s *Shard) flushLog() bool {
+	if s.logN == 0 {
+		s.heldBus = s.heldBus[:0]
+		return false
+	}
+	w := s.logWriter()
+	if w == nil {
+		s.logBuf, s.logN = s.logBuf[:0], 0
+		s.sendHeld()
+		return false
+	}
+	recs := append([]byte(nil), s.logBuf...)
+	n := s.logN
+	s.logBuf, s.logN = s.logBuf[:0], 0
+	// Take the step's replies and held bus messages; they leave when the
+	// batch is durable (on the writer's goroutine).
+	var out []outbox
+	for i := range s.out {
+		if s.out[i].b != nil {
+			out = append(out, s.out[i])
+			s.out[i].b = nil
+		}
+	}
+	held := s.heldBus
+	s.heldBus = nil
+	bus := s.cfg.Bus
+	w.Append(&aof.Batch{Producer: s.cfg.Index, Records: recs, Count: n, OnDurable: func(err error) {
+		for _, o := range out {
+			if err != nil {
+				// Not durable: the clients are told so instead of being
+				// acknowledged (the writer keeps retrying the data).
+				for k := range o.b.Items {
+					it := &o.b.Items[k]
+					it.Code, it.Start = ErrMisconf, uint32(len(o.b.Data))
+					o.b.Data = append(o.b.Data, err.Error()...)
+					it.End = uint32(len(o.b.Data))
+				}
+			}
+			o.rq.Push(o.b)
+		}
+		if err == nil && bus != nil {
+			for _, m := range held {
+				bus.Send(m.to, m.msg)
+			}
+		}
+	}})
+	return true
+}
+
+// heldMsg is a bus message sent only once the step's records are durable.
+type heldMsg struct {
+	to  replicate.NodeID
+	msg []byte
+}
+
+// sendHeld sends the held messages now (no log).
+func (s *Shard) sendHeld() {
+	if s.cfg.Bus != nil {
+		for _, m := range s.heldBus {
+			s.cfg.Bus.Send(m.to, m.msg)
+		}
+	}
+	s.heldBus = s.heldBus[:0]
+}
+
+// confirmCopy answers GOTJOB for a copy: after the log holds it when the log
+// is on.
+func (s *Shard) confirmCopy(to replicate.NodeID, id [24]byte) {
+	m := replicate.Msg{Type: replicate.MsgGotJob, ID: id}
+	if s.logWriter() == nil {
+		s.send(to, &m)
+		return
+	}
+	s.heldBus = append(s.heldBus, heldMsg{to, replicate.AppendMsg(nil, &m)})
+}
+
+// ---- loading and rewriting -------------------------------------------------
+
+// LoadOptions tell Load how to treat what it replays.
+type LoadOptions struct {
+	EnqueueOnce bool // aof-enqueue-jobs-once: queued jobs are queued again
+}
+
+// Load applies one record replayed from the log (a job of this shard). The
+// caller runs it on the shard goroutine (Do), or before Run starts.
+func (s *Shard) Load(rec *aof.Record, opts LoadOptions) {
+	s.loading = true
+	defer func() { s.loading = false }()
+	s.now = s.clock()
+	id := job.ID(rec.Job.ID)
+	switch rec.Type {
+	case aof.RecDelJob:
+		if i := s.st.lookup(&id); i != 0 {
+			_, _ = s.apply(i, s.st.get(i), job.Event{Kind: job.EvDelete})
+		}
+	case aof.RecLoadJob:
+		r := &rec.Job
+		if job.Millis(r.Expire) <= s.now {
+			return // expired while the node was down
+		}
+		tenant, ok := s.tenantIndex(r.Tenant)
+		if !ok {
+			return // the tenant is gone
+		}
+		if i := s.st.lookup(&id); i != 0 {
+			_, _ = s.apply(i, s.st.get(i), job.Event{Kind: job.EvDelete}) // a newer record wins
+		}
+		q := s.getQueue(tenant, r.Queue)
+		i, j := s.st.alloc()
+		j.ID = id
+		j.CTime = r.CTime
+		j.Expire = job.Millis(r.Expire)
+		j.Delay, j.Retry, j.Repl = r.Delay, r.Retry, r.Repl
+		j.Nacks, j.AddDel = r.Nacks, r.AddDel
+		j.Tenant = tenant
+		j.Queue = q.id
+		j.Body, j.BodyLen = s.ar.put(r.Body), uint32(len(r.Body))
+		if r.Flags&aof.JobDelivered != 0 {
+			j.Flags |= job.FlagDelivered
+		}
+		q.refs++
+		// Holders: keep the nodes this node still knows.
+		var hs []replicate.NodeID
+		for k := 0; k < r.NumHolders(); k++ {
+			if nid, ok := replicate.ParseNodeID(string(r.Holder(k))); ok && (nid == s.self || s.knows(nid)) {
+				hs = append(hs, nid)
+			}
+		}
+		if len(hs) > 0 && !(len(hs) == 1 && hs[0] == s.self) {
+			if !containsNode(hs, s.self) {
+				hs = append(hs, s.self)
+			}
+			j.Holders = s.sets.intern(hs)
+		}
+		s.st.index(i)
+		if s.cfg.Acct != nil {
+			s.cfg.Acct.ChargeJob(tenant, int64(len(r.Body)))
+		}
+		if r.State == aof.StateQueued && opts.EnqueueOnce {
+			// Queued again, exactly once even for at-most-once jobs.
+			_, _ = s.apply(i, j, job.Event{Kind: job.EvImport})
+			if r.Flags&aof.JobCountRequeue != 0 {
+				j.Flags |= job.FlagCountRequeue
+			}
+			return
+		}
+		// Held active: the requeue clock restarts at now + (DELAY + RETRY)
+		// s + jitter; at-most-once jobs are never queued again.
+		_, _ = s.apply(i, j, job.Event{Kind: job.EvReplica})
+		if r.Flags&aof.JobCountRequeue == 0 {
+			j.Flags &^= job.FlagCountRequeue
+		}
+		if r.Flags&aof.JobQueuedOnce != 0 {
+			j.Flags |= job.FlagQueuedOnce
+		}
+	}
+}
+
+// knows reports whether nid is a node of the current membership.
+func (s *Shard) knows(nid replicate.NodeID) bool {
+	if s.view == nil {
+		if s.cfg.Bus == nil {
+			return false
+		}
+		s.view = s.cfg.Bus.View()
+	}
+	_, ok := s.view.Node(nid)
+	return ok
+}
+
+// Snapshot writes this shard's jobs (active and queued: not wait-repl, not
+// acked) into a rewrite, then ends its part. Shard goroutine only.
+func (s *Shard) Snapshot(rw *aof.Rewrite) {
+	var buf []byte
+	n := 0
+	s.st.each(0, func(i uint32, j *job.Job) bool {
+		if j.State != job.Active && j.State != job.Queued {
+			return true
+		}
+		s.logBuf, s.logN = s.logBuf[:0], 0
+		s.logAdd(j)
+		buf = append(buf, s.logBuf...)
+		n++
+		if len(buf) >= 1<<20 {
+			rw.Snapshot(s.cfg.Index, buf, n)
+			buf, n = nil, 0
+		}
+		return true
+	})
+	s.logBuf, s.logN = s.logBuf[:0], 0
+	if n > 0 {
+		rw.Snapshot(s.cfg.Index, buf, n)
+	}
+	rw.End(s.cfg.Index)
+}
