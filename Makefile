@@ -37,5 +37,12 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./... | tee bench.out
 
+# disq-server vs Debian's redis-server on loopback, same workloads
+# interleaved over several rounds (see BENCHMARKS.md); override the flags
+# with BENCH_COMPARE_ARGS="...".
+BENCH_COMPARE_ARGS ?= -n 200000 --rounds 3 --disq-args "--shards 2"
+bench-compare: build
+	./$(BIN)/disq-bench compare $(BENCH_COMPARE_ARGS)
+
 clean:
 	rm -rf $(BIN) bench.out
