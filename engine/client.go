@@ -126,8 +126,8 @@ func (x *Session) appendClientInfo(b []byte, now time.Time) []byte {
 	if x.monitor {
 		flags += "O"
 	}
-	if x.blocking {
-		flags += "b"
+	if x.blocking || x.barrierOn {
+		flags += "b" // (a GETJOB that may block is outstanding)
 	}
 	if x.closeAfter {
 		flags += "c"

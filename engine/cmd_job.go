@@ -203,9 +203,52 @@ func cmdGetJob(s *Session, args [][]byte) {
 		// a waiter only after taking its claim, so a client that went away
 		// is not handed a job.
 		op.Claim = new(shard.Claim)
-		s.block(op.Seq, first)
+		// The shard makes this client's later requests wait while it is
+		// blocked, so requests for the same shard may follow in the
+		// pipeline; anything else waits for the reply (barrier).
+		s.barrierOn, s.barrierShard, s.barrierSeq = true, first, op.Seq
+		s.blockShards = append(s.blockShards[:0], first)
 		s.blockClaim = op.Claim
 	}
+}
+
+// sameShard reports whether a request only touches shard i (or nothing),
+// so it may be handed over while a GETJOB on shard i may still block: the
+// shard runs it after the GETJOB is answered. Requests of other kinds wait.
+func (s *Session) sameShard(args [][]byte, i int) bool {
+	n := len(s.e.shards)
+	name := args[0]
+	on := func(q []byte) bool { return shard.Of(shard.Slot(s.tenant, q), n) == i }
+	switch {
+	case eqFold(name, "ping"):
+		return true // no side effect
+	case eqFold(name, "getjob"):
+		for k := 1; k < len(args); k++ {
+			if eqFold(args[k], "from") {
+				if k+1 >= len(args) {
+					return true // a syntax error, answered at once
+				}
+				for _, q := range args[k+1:] {
+					if !on(q) {
+						return false
+					}
+				}
+				return true
+			}
+		}
+		return true // a syntax error
+	case eqFold(name, "addjob"), eqFold(name, "qlen"), eqFold(name, "qpeek"), eqFold(name, "qstat"), eqFold(name, "pause"):
+		return len(args) < 2 || on(args[1])
+	case eqFold(name, "ackjob"), eqFold(name, "fastack"), eqFold(name, "nack"), eqFold(name, "enqueue"),
+		eqFold(name, "dequeue"), eqFold(name, "deljob"), eqFold(name, "show"), eqFold(name, "working"):
+		for _, id := range args[1:] {
+			if job.ValidID(id) && shard.Of(job.SlotOfText(id), n) != i {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // block marks the session blocked on request seq: nothing else is parsed

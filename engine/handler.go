@@ -37,7 +37,7 @@ func (h handler) Closed(c netpoll.Conn, err error) {
 	h.e.clients.Add(-1)
 	s.t.ReleaseConnection()
 	delete(s.ls.sessions, s)
-	if s.blocking {
+	if s.blocking || s.barrierOn {
 		// Drop its waiters; a shard that already answered will find the
 		// session closed.
 		s.blockClaim.Cancel()
@@ -100,6 +100,10 @@ func (h handler) Traffic(c netpoll.Conn, in []byte) (int, bool) {
 			}
 			if n <= 0 {
 				s.need = -n
+				break
+			}
+			if s.barrierOn && len(args) > 0 && !s.sameShard(args, s.barrierShard) {
+				stopped = true // parsed again once the GETJOB is answered
 				break
 			}
 			used += n

@@ -27,7 +27,6 @@ type persistence struct {
 	rewriting  *aof.Rewrite
 	scheduled  bool   // a rewrite waits for the running one
 	lastStatus bool   // last rewrite succeeded
-	temp       bool   // the writer exists only for a rewrite (appendonly no)
 	state      string // off | on | wait-rewrite
 }
 
@@ -98,10 +97,11 @@ func (e *Engine) openLog(cfg *config.Config) error {
 // yes); done (may be nil) is called with its outcome.
 func (e *Engine) startRewrite(done func(error)) error {
 	p := &e.pers
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	// p.mu is never held across the writer's calls: BeginRewrite may run
+	// the done callback (which takes p.mu) before it returns.
 	w := e.logw.Load()
 	cfg := e.Config()
+	temp := false
 	if w == nil {
 		// BGREWRITEAOF works with the log off: write the file, then close.
 		nw, err := aof.Open(aof.Options{Path: aofPath(cfg), Fsync: fsyncOf(cfg), WaitRewrite: true,
@@ -109,8 +109,7 @@ func (e *Engine) startRewrite(done func(error)) error {
 		if err != nil {
 			return err
 		}
-		w = nw
-		p.temp = true
+		w, temp = nw, true
 	}
 	idx := make([]int, len(e.shards))
 	for i := range idx {
@@ -120,13 +119,13 @@ func (e *Engine) startRewrite(done func(error)) error {
 		p.mu.Lock()
 		p.rewriting = nil
 		p.lastStatus = err == nil
-		if p.temp {
-			p.temp = false
-			_ = w.Close()
-		} else if err == nil && p.state == "wait-rewrite" {
+		if err == nil && p.state == "wait-rewrite" {
 			p.state = "on"
 		}
 		p.mu.Unlock()
+		if temp {
+			_ = w.Close()
+		}
 		if err != nil {
 			e.log.Warn("background append only file rewrite failed", "err", err)
 		} else {
@@ -137,13 +136,14 @@ func (e *Engine) startRewrite(done func(error)) error {
 		}
 	})
 	if err != nil {
-		if p.temp {
-			p.temp = false
+		if temp {
 			_ = w.Close()
 		}
 		return err
 	}
+	p.mu.Lock()
 	p.rewriting = rw
+	p.mu.Unlock()
 	for _, sh := range e.shards {
 		b := shard.GetBatch()
 		b.Ops = append(b.Ops, shard.Op{Kind: shard.OpCall, Call: func(s *shard.Shard) { s.Snapshot(rw) }})

@@ -34,6 +34,9 @@ type Session struct {
 	blockSeq      uint32 // its sequence number
 	blockShards   []int  // shards holding its waiters
 	blockClaim    *shard.Claim
+	barrierOn     bool // a GETJOB on barrierShard may block: only its shard's requests may follow
+	barrierShard  int
+	barrierSeq    uint32
 	stalled       bool // parsing stopped with input left; Wake when possible
 	throttled     bool // waiting for the node-wide budget (listed in ls.throttled)
 	closeAfter    bool // close once every reply is written (QUIT, protocol error)
@@ -95,7 +98,7 @@ func (s *Session) pending() int { return int(s.tail - s.head) }
 
 // waiting reports whether the client has requests in flight or is blocked
 // (the idle timeout does not apply then).
-func (s *Session) waiting() bool { return s.head != s.tail || s.blocking }
+func (s *Session) waiting() bool { return s.head != s.tail || s.blocking || s.barrierOn }
 
 // alloc assigns the next sequence number to a request whose reply comes
 // later.
@@ -290,6 +293,13 @@ func (s *Session) flush() {
 			sl.buf = nil
 		}
 		s.head++
+	}
+	if s.barrierOn && s.barrierSeq-s.head >= s.tail-s.head {
+		s.barrierOn = false // the GETJOB's reply is out
+		if !s.blocking {
+			s.blockShards = s.blockShards[:0]
+			s.blockClaim = nil
+		}
 	}
 	if s.blocking && s.blockSeq-s.head >= s.tail-s.head {
 		s.blocking = false // the blocking request's reply is out

@@ -59,14 +59,14 @@ func (s *Shard) PurgeQueue(tenant uint16, name []byte) int64 {
 // FlushTenant deletes every job and queue of a tenant (tenant deleted).
 // Shard goroutine only.
 func (s *Shard) FlushTenant(tenant uint16) {
-	for sess, w := range s.blocked {
+	for _, w := range s.blocked {
 		if w.tenant == tenant {
-			delete(s.blocked, sess)
 			if w.claim.Take() {
 				s.finishWaiter(w, answerNull)
 			} else {
 				s.finishWaiter(w, nil)
 			}
+			s.unblock(w)
 		}
 	}
 	s.st.each(0, func(i uint32, j *job.Job) bool {

@@ -1028,13 +1028,13 @@ func (s *Shard) clusterCron() {
 		return
 	}
 	if s.view.Leaving {
-		for sess, w := range s.blocked {
-			delete(s.blocked, sess)
+		for _, w := range s.blocked {
 			if w.claim.Take() {
 				s.finishWaiter(w, func(rb *ReplyBatch) Code { return ErrLeaving })
 			} else {
 				s.finishWaiter(w, nil)
 			}
+			s.unblock(w)
 		}
 		for i, r := range s.repls {
 			s.replFail(i, s.st.get(i), r, ErrLeaving)

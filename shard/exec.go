@@ -8,6 +8,14 @@ import (
 
 // exec runs one op. Replies (or reply codes) go to op.RQ.
 func (s *Shard) exec(b *Batch, op *Op) {
+	// A client blocked in GETJOB executes nothing else (commands.md 1.1):
+	// its later ops wait with its waiter and run once it is answered.
+	if op.Sess != nil && op.Kind != OpCancel && op.Kind != OpBus && op.Kind != OpCall {
+		if w := s.blocked[op.Sess]; w != nil {
+			w.defer_(b, op) // blocked, or answered with ops still deferred
+			return
+		}
+	}
 	switch op.Kind {
 	case OpAddJob:
 		s.addJob(b, op)
@@ -498,13 +506,13 @@ func (s *Shard) pause(b *Batch, op *Op) {
 func (s *Shard) FlushAll() { s.flushAll() }
 
 func (s *Shard) flushAll() {
-	for sess, w := range s.blocked {
-		delete(s.blocked, sess)
+	for _, w := range s.blocked {
 		if w.claim.Take() {
 			s.finishWaiter(w, answerNull)
 		} else {
 			s.finishWaiter(w, nil)
 		}
+		s.unblock(w)
 	}
 	for i, r := range s.repls {
 		s.replFail(i, s.st.get(i), r, ErrRemoved)

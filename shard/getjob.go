@@ -20,8 +20,9 @@ type waiter struct {
 	counters bool
 	deadline job.Millis // 0 = none
 	tenant   uint16
-	admitted bool // holds one of the tenant's max_blocked_clients places
-	granted  bool // holds one consume-rate token for the job it waits for
+	deferred *Batch // later ops of the same client, run once it is answered
+	admitted bool   // holds one of the tenant's max_blocked_clients places
+	granted  bool   // holds one consume-rate token for the job it waits for
 	done     bool
 	hidx     int // position in the deadline heap, -1 if not there
 }
@@ -123,14 +124,45 @@ func (s *Shard) getJob(b *Batch, op *Op) {
 			q.addWaiter(w)
 		}
 	}
-	if t := op.N[1]; t > 0 && job.Millis(t) < maxInt64()-s.now {
-		w.deadline = s.now + job.Millis(t)
+	if t := op.N[1]; t > 0 && job.Millis(t) < maxInt64()-s.now-1 {
+		// +1: the shard's clock is in whole milliseconds (truncated), so
+		// a deadline at now+t could fire up to 1 ms before t has elapsed.
+		w.deadline = s.now + job.Millis(t) + 1
 		heap.Push(&s.waits, w)
 	} // else: a timeout beyond the end of time is no timeout
 	if old := s.blocked[op.Sess]; old != nil {
 		s.finishWaiter(old, nil) // cannot happen: a blocked session sends nothing else
 	}
 	s.blocked[op.Sess] = w
+}
+
+// defer_ keeps a copy of op (and its arguments) until the waiter is done.
+func (w *waiter) defer_(b *Batch, op *Op) {
+	if w.deferred == nil {
+		w.deferred = GetBatch()
+	}
+	d := w.deferred
+	c := *op
+	c.A = d.NumArgs()
+	for a := op.A; a < op.B; a++ {
+		d.Arg(b.arg(a))
+	}
+	c.B = d.NumArgs()
+	d.Ops = append(d.Ops, c)
+}
+
+// runDeferred runs the ops a client sent while it was blocked (they may
+// block it again: the rest then waits for the new waiter).
+func (s *Shard) runDeferred(w *waiter) {
+	d := w.deferred
+	if d == nil {
+		return
+	}
+	w.deferred = nil
+	for i := range d.Ops {
+		s.exec(d, &d.Ops[i])
+	}
+	putBatch(d)
 }
 
 // serveOne is the armed (multi-shard) path: take one job from the first
@@ -205,7 +237,7 @@ func (s *Shard) serveWaiters(q *queue) {
 		}
 		if !w.claim.Take() {
 			s.finishWaiter(w, nil)
-			delete(s.blocked, w.sess)
+			s.unblock(w)
 			continue
 		}
 		i := s.take(q)
@@ -218,7 +250,7 @@ func (s *Shard) serveWaiters(q *queue) {
 		rb.Data = s.appendItem(rb.Data, q, s.st.get(i), w.counters)
 		end(rb, w.sess, w.seq, start, OK, 0)
 		s.finishWaiter(w, nil)
-		delete(s.blocked, w.sess)
+		s.unblock(w)
 	}
 }
 
@@ -250,6 +282,20 @@ func (s *Shard) finishWaiter(w *waiter, answer func(rb *ReplyBatch) Code) {
 	}
 }
 
+// unblock ends w's hold on its client: at once, or, when the client sent
+// more requests meanwhile, at the end of the step, which then runs them
+// (until then its new requests keep queueing behind them).
+func (s *Shard) unblock(w *waiter) {
+	if s.blocked[w.sess] != w {
+		return
+	}
+	if w.deferred == nil {
+		delete(s.blocked, w.sess)
+		return
+	}
+	s.resumed = append(s.resumed, w)
+}
+
 func answerNull(rb *ReplyBatch) Code {
 	rb.Data = resp.AppendNullArray(rb.Data)
 	return OK
@@ -262,12 +308,12 @@ func (s *Shard) expireWaiters(now job.Millis) {
 		if w == nil || w.deadline > now {
 			return
 		}
-		delete(s.blocked, w.sess)
 		if w.claim.Take() {
 			s.finishWaiter(w, answerNull)
 		} else {
 			s.finishWaiter(w, nil)
 		}
+		s.unblock(w)
 	}
 }
 
@@ -276,6 +322,10 @@ func (s *Shard) cancel(sess any) {
 	if w := s.blocked[sess]; w != nil {
 		delete(s.blocked, sess)
 		s.finishWaiter(w, nil)
+		if w.deferred != nil { // the client is gone: so are its queued requests
+			putBatch(w.deferred)
+			w.deferred = nil
+		}
 	}
 	if len(s.repls) > 0 {
 		s.cancelRepl(sess)

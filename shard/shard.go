@@ -103,6 +103,7 @@ type Shard struct {
 	msgBuf  []byte
 
 	evCounts [][numCountEvents]uint64 // per tenant, flushed to Acct after each step
+	resumed  []*waiter                // answered waiters with deferred ops
 	logBuf   []byte                   // log records of the current step
 	logN     int                      // records in logBuf
 	holdBuf  []byte                   // scratch for holder IDs
@@ -309,6 +310,7 @@ func (s *Shard) Step(batches []*Batch, now job.Millis) {
 		putBatch(b)
 	}
 	s.runTimers(now)
+	s.runResumed()
 	if now >= s.nextCron {
 		s.cron(now)
 		s.nextCron = now + cronPeriod
@@ -317,6 +319,19 @@ func (s *Shard) Step(batches []*Batch, now job.Millis) {
 	s.flushLog()
 	s.flush()
 	s.flushCounts()
+}
+
+// runResumed runs the ops deferred behind waiters answered in this step.
+func (s *Shard) runResumed() {
+	for len(s.resumed) > 0 {
+		w := s.resumed[0]
+		s.resumed = s.resumed[1:]
+		if s.blocked[w.sess] == w {
+			delete(s.blocked, w.sess)
+		}
+		s.runDeferred(w)
+	}
+	s.resumed = s.resumed[:0]
 }
 
 // count records n events of a tenant (flushed once per step).
