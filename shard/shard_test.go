@@ -354,9 +354,9 @@ func TestBlockingGetJobTimeout(t *testing.T) {
 	if rs := h.step(call{Op{Kind: OpAddJob, Slot: testSlot, N: [6]int64{1, 0, 30, 3600}}, []string{"x", "for a"}}); len(rs) != 2 || rs[1].Sess != a {
 		t.Fatalf("job for x: %v; want a (first blocked on x) served", rs)
 	}
-	rs = h.advance(100)
+	rs = h.advance(101) // deadlines are rounded up by 1 ms
 	if len(rs) != 1 || rs[0].Sess != b {
-		t.Fatalf("at +100: %v; want b timed out", rs)
+		t.Fatalf("at +101: %v; want b timed out", rs)
 	}
 	rs = h.advance(100)
 	if len(rs) != 1 || rs[0].Sess != c {
