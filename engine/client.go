@@ -126,7 +126,7 @@ func (x *Session) appendClientInfo(b []byte, now time.Time) []byte {
 	if x.monitor {
 		flags += "O"
 	}
-	if x.blocking || x.barrierOn {
+	if x.blocking || x.barrierOn || x.replOn {
 		flags += "b" // (a GETJOB that may block is outstanding)
 	}
 	if x.closeAfter {

@@ -130,8 +130,11 @@ func cmdAddJob(s *Session, args [][]byte) {
 	}
 	if (repl > 1 || external) && !async {
 		// Waiting for replication blocks the client: nothing else of this
-		// connection runs until the reply (commands.md 1.1).
-		s.block(op.Seq, shard.Of(slot, len(s.e.shards)))
+		// connection runs until the reply (commands.md 1.1) -- except more
+		// ADDJOBs, which replicate concurrently (their replies stay in
+		// order), so a pipelined producer is not capped at one round trip.
+		s.replOn, s.replSeq = true, op.Seq
+		s.blockShards = appendUniqueInt(s.blockShards, shard.Of(slot, len(s.e.shards)))
 	}
 }
 

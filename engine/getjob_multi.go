@@ -75,6 +75,13 @@ func (s *Session) getJobMulti(queues [][]byte, count, timeout int64, flags uint1
 	}
 }
 
+func appendUniqueInt(a []int, v int) []int {
+	if containsInt(a, v) {
+		return a
+	}
+	return append(a, v)
+}
+
 func containsInt(a []int, v int) bool {
 	for _, x := range a {
 		if x == v {

@@ -37,7 +37,7 @@ func (h handler) Closed(c netpoll.Conn, err error) {
 	h.e.clients.Add(-1)
 	s.t.ReleaseConnection()
 	delete(s.ls.sessions, s)
-	if s.blocking || s.barrierOn {
+	if s.blocking || s.barrierOn || s.replOn {
 		// Drop its waiters; a shard that already answered will find the
 		// session closed.
 		s.blockClaim.Cancel()
@@ -102,8 +102,9 @@ func (h handler) Traffic(c netpoll.Conn, in []byte) (int, bool) {
 				s.need = -n
 				break
 			}
-			if s.barrierOn && len(args) > 0 && !s.sameShard(args, s.barrierShard) {
-				stopped = true // parsed again once the GETJOB is answered
+			if len(args) > 0 && ((s.barrierOn && !s.sameShard(args, s.barrierShard)) ||
+				(s.replOn && !eqFold(args[0], "addjob"))) {
+				stopped = true // parsed again once the waiting request is answered
 				break
 			}
 			used += n

@@ -34,7 +34,9 @@ type Session struct {
 	blockSeq      uint32 // its sequence number
 	blockShards   []int  // shards holding its waiters
 	blockClaim    *shard.Claim
-	barrierOn     bool // a GETJOB on barrierShard may block: only its shard's requests may follow
+	barrierOn     bool   // a GETJOB on barrierShard may block: only its shard's requests may follow
+	replOn        bool   // ADDJOBs wait for replication: only more ADDJOBs may follow
+	replSeq       uint32 // the last of them
 	barrierShard  int
 	barrierSeq    uint32
 	stalled       bool // parsing stopped with input left; Wake when possible
@@ -98,7 +100,9 @@ func (s *Session) pending() int { return int(s.tail - s.head) }
 
 // waiting reports whether the client has requests in flight or is blocked
 // (the idle timeout does not apply then).
-func (s *Session) waiting() bool { return s.head != s.tail || s.blocking || s.barrierOn }
+func (s *Session) waiting() bool {
+	return s.head != s.tail || s.blocking || s.barrierOn || s.replOn
+}
 
 // alloc assigns the next sequence number to a request whose reply comes
 // later.
@@ -296,9 +300,15 @@ func (s *Session) flush() {
 	}
 	if s.barrierOn && s.barrierSeq-s.head >= s.tail-s.head {
 		s.barrierOn = false // the GETJOB's reply is out
-		if !s.blocking {
+		if !s.blocking && !s.replOn {
 			s.blockShards = s.blockShards[:0]
 			s.blockClaim = nil
+		}
+	}
+	if s.replOn && s.replSeq-s.head >= s.tail-s.head {
+		s.replOn = false // every replicated ADDJOB has answered
+		if !s.blocking && !s.barrierOn {
+			s.blockShards = s.blockShards[:0]
 		}
 	}
 	if s.blocking && s.blockSeq-s.head >= s.tail-s.head {
