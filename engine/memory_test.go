@@ -17,16 +17,21 @@ const (
 	errNoReplOOM = "-NOREPL Not enough reachable nodes for the requested replication level, since I'm unable to hold a copy of the message for the following reason: I'm out of memory"
 )
 
-// fill adds jobs with 1 KiB bodies to q, 500 per pipeline, until a
-// pipeline sees an ADDJOB refused or max jobs were added; it returns the
-// number added and the first refusal ("" if none).
+// fill adds jobs with 1 KiB bodies to q, 100 per pipeline and slowly
+// enough (the server samples its memory every 100 ms) that the 75% level
+// is seen before the 95% one, until a pipeline sees an ADDJOB refused or
+// max jobs were added; it returns the number added and the first refusal
+// ("" if none).
 func fill(t testing.TB, c *testclient.Conn, q string, max int) (int, string) {
 	t.Helper()
 	body := strings.Repeat("m", 1024)
 	added, refusal := 0, ""
 	for added < max && refusal == "" {
 		var cmds [][]string
-		for k := 0; k < 500 && added+k < max; k++ {
+		if added > 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		for k := 0; k < 100 && added+k < max; k++ {
 			cmds = append(cmds, []string{"ADDJOB", q, body, "0"})
 		}
 		for _, r := range c.Pipeline(cmds...) {
