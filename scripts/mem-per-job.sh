@@ -25,7 +25,7 @@ measure() { # name pid port cmd...
   printf "%-6s RSS before %d MB, after %d MB: %d bytes per job\n" "$name" $((r0>>20)) $((r1>>20)) $(( (r1-r0)/n ))
 }
 port=$(( 20000 + RANDOM % 20000 ))
-./bin/disq-server --port $port --bind 127.0.0.1 --dir "$tmp" --maxmemory 4gb "$@" >"$tmp/disq.log" 2>&1 &
+./bin/disq-server --port $port --bind 127.0.0.1 --dir "$tmp" --maxmemory 4gb --admin-port 0 "$@" >"$tmp/disq.log" 2>&1 &
 dpid=$!
 trap 'kill $dpid ${rpid:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 measure disq $dpid $port addjob q "$body" 0

@@ -25,7 +25,7 @@ free_port() { # a port whose +10000 is free too
   done
 }
 dport=$(free_port); rport=$(free_port)
-./bin/disq-server --port "$dport" --bind 127.0.0.1 --dir "$tmp" --maxmemory 4gb "${disq_flags[@]}" >"$tmp/disq.log" 2>&1 &
+./bin/disq-server --port "$dport" --bind 127.0.0.1 --dir "$tmp" --maxmemory 4gb --admin-port 0 "${disq_flags[@]}" >"$tmp/disq.log" 2>&1 &
 dpid=$!
 redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --maxmemory 4gb --dir "$tmp" >"$tmp/redis.log" 2>&1 &
 rpid=$!
