@@ -333,6 +333,29 @@ func (ls *loopState) push() {
 	}
 }
 
+// run hands the batches over, running them here on the loop when their
+// shard is idle (shard.TryRun), and then writes the replies that are ready
+// without waiting for a wake-up.
+func (ls *loopState) run() {
+	inline := false
+	for i, b := range ls.batches {
+		if b == nil {
+			continue
+		}
+		ls.batches[i] = nil
+		if !inline {
+			ls.rq.Hold()
+			inline = true
+		}
+		if !ls.e.shards[i].TryRun(b) {
+			ls.e.shards[i].Push(b)
+		}
+	}
+	if inline {
+		ls.drain()
+	}
+}
+
 // drain runs on the loop: it takes every reply batch the shards completed,
 // places each reply in its session and writes what is in order.
 func (ls *loopState) drain() {

@@ -121,7 +121,7 @@ func (h handler) Traffic(c netpoll.Conn, in []byte) (int, bool) {
 	if stopped && used < len(in) && !s.closeAfter {
 		s.stalled = true // flush wakes the connection when it may go on
 	}
-	s.ls.schedulePush()
+	s.ls.run()
 	s.ls.flushMonitors()
 	s.flush()
 	s.ls.publishInflight()

@@ -80,6 +80,14 @@ func (q *ReplyQueue) Push(b *ReplyBatch) {
 	}
 }
 
+// Hold marks the queue armed so pushes do not wake the loop: the loop is
+// about to drain it itself (after running shard steps inline).
+func (q *ReplyQueue) Hold() {
+	q.mu.Lock()
+	q.armed = true
+	q.mu.Unlock()
+}
+
 // Take appends every pending batch to dst and re-arms the wake-up. Called on
 // the loop.
 func (q *ReplyQueue) Take(dst []*ReplyBatch) []*ReplyBatch {

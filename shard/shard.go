@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,6 +120,11 @@ type Shard struct {
 	timer    *time.Timer
 	timerAt  job.Millis
 
+	// owner is 1 while a goroutine runs a step: the shard's own, or an
+	// event loop that found the shard idle (TryRun). Steps never overlap.
+	owner   atomic.Int32
+	inlineB []*Batch
+
 	stopping atomic.Bool
 	done     chan struct{}
 
@@ -231,24 +237,52 @@ func (s *Shard) Stop() {
 const cronPeriod = 100 // ms
 
 // Run is the shard goroutine: wait for batches or the next due time, then
-// process everything with one clock reading.
+// process everything with one clock reading. It takes the shard (owner)
+// before it takes the inbox, so batches of one loop run in their order even
+// when the loop runs some of them itself (TryRun).
 func (s *Shard) Run() {
 	defer close(s.done)
 	s.timer = time.NewTimer(time.Hour)
 	var batches []*Batch
 	for !s.stopping.Load() {
+		s.acquire()
 		batches = s.inbox.take(batches[:0])
 		now := s.clock()
 		if len(batches) == 0 {
-			due := s.nextDue()
-			if due > now {
+			if due := s.nextDue(); due > now {
+				s.owner.Store(0)
 				s.sleep(due - now)
 				continue
 			}
 		}
 		s.Step(batches, now)
 		clear(batches)
+		s.owner.Store(0)
 	}
+}
+
+func (s *Shard) acquire() {
+	for !s.owner.CompareAndSwap(0, 1) {
+		runtime.Gosched() // a loop is running a step; it is short
+	}
+}
+
+// TryRun runs b on the calling goroutine (an event loop) when the shard is
+// idle, after anything already waiting in its inbox, and reports whether it
+// did; otherwise the caller pushes b. The loop thus skips two goroutine
+// hand-offs when the shard has nothing else to do (low pipelining), while a
+// busy shard keeps batching. Safe for concurrent use.
+func (s *Shard) TryRun(b *Batch) bool {
+	if !s.owner.CompareAndSwap(0, 1) {
+		return false
+	}
+	s.inlineB = s.inbox.take(s.inlineB[:0])
+	s.inlineB = append(s.inlineB, b)
+	s.Step(s.inlineB, s.clock())
+	clear(s.inlineB)
+	s.owner.Store(0)
+	// A batch pushed meanwhile signalled the shard goroutine already.
+	return true
 }
 
 // sleep waits for a batch or d milliseconds.
