@@ -142,6 +142,7 @@ func cmdDebug(s *Session, args [][]byte) {
 		sl.parts = int32(len(s.e.shards))
 		sl.gather = func(s *Session, _ uint32, sl *slot, r *shard.Reply, _ []byte) {
 			if sl.parts--; sl.parts <= 0 {
+				s.e.reclaim()
 				sl.buf = resp.AppendSimple(sl.buf[:0], "OK")
 				s.finish(sl)
 			}

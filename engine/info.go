@@ -62,6 +62,14 @@ func (m *memStats) sample(free int64) {
 	m.rss.Store(readRSS())
 }
 
+// reclaim collects the garbage a flush left and samples memory again, so
+// the memory levels drop at once (DEBUG FLUSHALL, CLUSTER RESET).
+func (e *Engine) reclaim() {
+	runtime.GC()
+	e.mem.sample(e.shardFree())
+	e.memLevel.Store(int32(e.mem.level(e.Config())))
+}
+
 // setMemoryLimit makes the garbage collector keep the heap under maxmemory
 // (0 = no limit).
 func setMemoryLimit(maxmemory int64) {
