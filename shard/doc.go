@@ -1,0 +1,58 @@
+// Package shard holds the per-core owners of disq's queues and jobs.
+//
+// # Ownership
+//
+// A node runs `shards` Shards. Each owns every queue whose routing slot
+// (Slot: xxhash of tenant and queue name, 4096 slots) maps to it (Of), and
+// every job in those queues, with their timers and blocked clients. Only
+// one goroutine at a time runs a shard's code: normally the shard's own
+// (Run), or an event loop that found the shard idle and runs the step
+// itself (TryRun), which spares the two goroutine hand-offs when clients
+// do not pipeline. The owner word makes steps mutually exclusive; no lock
+// is taken around job data. Other goroutines only Push batches, read
+// Stats, or Do admin work (run on the owner).
+//
+// # Data structures (pointer-free, so the garbage collector never scans
+// jobs)
+//
+//   - store.go: job records (engine/job.Job, 104 bytes) in a slab of 4096-
+//     record pages addressed by uint32, a free list, and an
+//     open-addressing index by job ID for jobs created elsewhere; a job
+//     created here carries its record index in its ID (job.ID.SetHint) and
+//     is found without the index.
+//   - arena.go: job bodies in 1 MiB chunks carved into size classes, with
+//     free lists; a record keeps a 64-bit reference.
+//   - wheel.go: a hierarchical timing wheel (1 ms resolution, 7 levels)
+//     threaded through the records: requeues, ends of DELAY, expiry.
+//   - queue.go: per-queue FIFO (a ring for jobs arriving in creation order,
+//     a small heap for requeued ones, lazy removal) and the blocked-client
+//     FIFO.
+//
+// # A step
+//
+// Step(batches, now): execute every op in order (exec.go, getjob.go,
+// scan.go), fire due timers and GETJOB timeouts, run the cron (queue
+// eviction, federation, memory levels), then hand the step's log records to
+// the log writer (persist.go) and the replies to their event loops'
+// completion queues (reply.go) — held until the records are durable when
+// the log is on.
+//
+// The job lifecycle itself is engine/job's pure state machine: the shard
+// draws the jitter, reads the clock once per step, calls (*job.Job).Apply
+// and carries out the returned effects (effects in shard.go).
+//
+// # Cluster
+//
+// cluster.go implements Disque's job protocol between nodes on top of the
+// replicate bus: synchronous replication, copies, WILLQUEUE/QUEUED
+// de-duplication, SETACK/GOTACK/DELJOB collection, dummy ACKs, WORKING,
+// NEEDJOBS/YOURJOBS federation and PAUSE broadcasts. Incoming messages are
+// routed to the owning shard by the slot inside job IDs (or the queue's
+// slot) and arrive as OpBus ops, so they are ordered with everything else.
+//
+// # Usage
+//
+//  1. s := shard.New(shard.Config{Index, Shards, NodeID, Bus, Acct, Log, ...}); go s.Run().
+//  2. Event loops fill Batches (GetBatch, Arg, Ops) and TryRun or Push them.
+//  3. Replies come back through the ReplyQueue named by each op.
+package shard
