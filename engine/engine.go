@@ -396,12 +396,12 @@ func (ls *loopState) publishInflight() {
 	}
 }
 
-// shardFree returns the bytes shards hold on free lists (freed job records
-// and body slots kept for reuse), which the heap counts as allocated.
-func (e *Engine) shardFree() int64 {
+// offHeap returns the bytes of job records and bodies in use in the
+// shards' mappings outside the Go heap.
+func (e *Engine) offHeap() int64 {
 	var n int64
 	for _, s := range e.shards {
-		n += s.Stats.Held.Load() - s.Stats.Memory.Load()
+		n += s.Stats.OffHeap.Load()
 	}
 	return n
 }
@@ -463,7 +463,7 @@ func (e *Engine) cron() {
 			return
 		case <-time.After(time.Second / time.Duration(hz)):
 		}
-		e.mem.sample(e.shardFree())
+		e.mem.sample(e.offHeap())
 		lvl := int32(e.mem.level(e.Config()))
 		if lvl == 2 && e.Config().MaxMemoryPolicy == config.PolicyNoEviction {
 			lvl = 3 // shards evict no jobs

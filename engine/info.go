@@ -28,9 +28,9 @@ const DisqueVersion = "1.0-rc1"
 // memStats samples the process's memory for INFO and the maxmemory levels.
 //
 // "Used memory" is the Go heap held by allocated objects
-// (runtime/metrics /memory/classes/heap/objects:bytes), sampled every cron
-// tick, minus what the shards keep on their free lists (deleted jobs'
-// record and body slots, reused by the next jobs). It includes garbage not
+// (runtime/metrics /memory/classes/heap/objects:bytes) plus the job records
+// and bodies in use in the shards' mappings outside the heap (shard
+// hugemem.go), sampled every cron tick. The heap part includes garbage not
 // yet collected, so the engine sets the runtime's soft memory limit to
 // maxmemory (SetMemoryLimit): the collector runs before garbage alone can
 // push the heap over a level. The levels of the spec (75% external
@@ -44,13 +44,13 @@ type memStats struct {
 	loopOut sync.Map // loop index -> [2]int64{longest output, biggest input}
 }
 
-func (m *memStats) sample(free int64) {
+func (m *memStats) sample(offHeap int64) {
 	m.mu.Lock()
 	if m.samples == nil {
 		m.samples = []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	}
 	metrics.Read(m.samples)
-	used := int64(m.samples[0].Value.Uint64()) - free
+	used := int64(m.samples[0].Value.Uint64()) + offHeap
 	m.mu.Unlock()
 	if used < 0 {
 		used = 0
@@ -66,7 +66,7 @@ func (m *memStats) sample(free int64) {
 // the memory levels drop at once (DEBUG FLUSHALL, CLUSTER RESET).
 func (e *Engine) reclaim() {
 	runtime.GC()
-	e.mem.sample(e.shardFree())
+	e.mem.sample(e.offHeap())
 	e.memLevel.Store(int32(e.mem.level(e.Config())))
 }
 

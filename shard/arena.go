@@ -11,8 +11,9 @@ type arena struct {
 	chunks     [][]byte // chunk 0 is unused so that reference 0 means "empty body"
 	freeChunks []uint32 // indexes of released large-body chunks
 	classes    [numClasses]sizeClass
-	used       int64 // bytes handed out, rounded to class sizes
-	held       int64 // bytes of chunks allocated
+	used       int64    // bytes handed out, rounded to class sizes
+	held       int64    // bytes of chunks allocated
+	mem        *hugeMem // where class chunks come from (nil: the Go heap)
 }
 
 type sizeClass struct {
@@ -51,7 +52,12 @@ func (a *arena) newChunk(size int) uint32 {
 		a.chunks = append(a.chunks, nil)
 	}
 	a.held += int64(size)
-	buf := make([]byte, size)
+	var buf []byte
+	if a.mem != nil && size <= chunkSize {
+		buf = a.mem.alloc(size)
+	} else {
+		buf = make([]byte, size) // large bodies: freed one by one, on the heap
+	}
 	if n := len(a.freeChunks); n > 0 && size > maxClassSize {
 		i := a.freeChunks[n-1]
 		a.freeChunks = a.freeChunks[:n-1]

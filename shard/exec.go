@@ -530,6 +530,8 @@ func (s *Shard) flushAll() {
 	// runtime (free lists would otherwise keep every chunk).
 	s.st = store{}
 	s.ar = arena{}
+	s.mem.release()
+	s.st.mem, s.ar.mem = &s.mem, &s.mem
 	now := s.wh.now
 	s.wh = wheel{st: &s.st, now: now}
 	s.qbyID, s.qfree = []*queue{nil}, nil

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"disq/engine/job"
 	"disq/replicate"
@@ -85,6 +86,7 @@ type Shard struct {
 	inbox   inbox
 	st      store
 	ar      arena
+	mem     hugeMem
 	wh      wheel
 	queues  map[string]*queue
 	qbyID   []*queue // queue index -> queue (nil = free)
@@ -139,6 +141,8 @@ type Stats struct {
 	Blocked  atomic.Int64 // clients blocked in GETJOB on this shard
 	Memory   atomic.Int64 // bytes of records, index and bodies in use
 	Held     atomic.Int64 // bytes the shard holds for them (in use or on free lists)
+	Mapped   atomic.Int64 // bytes mapped outside the Go heap for records and bodies
+	OffHeap  atomic.Int64 // bytes of those in use by jobs
 	Created  atomic.Int64 // jobs created by ADDJOB
 	Acked    atomic.Int64 // jobs acknowledged
 	Expired  atomic.Int64 // jobs removed by TTL
@@ -179,6 +183,7 @@ func New(cfg Config) *Shard {
 	s.rng = rand.New(rand.NewChaCha8(seed))
 	s.inbox.sig = make(chan struct{}, 1)
 	s.wh.st = &s.st
+	s.st.mem, s.ar.mem = &s.mem, &s.mem
 	s.now = s.clock()
 	s.wh.now = int64(s.now)
 	return s
@@ -423,6 +428,11 @@ func (s *Shard) publish() {
 	used, held := s.st.usage()
 	s.Stats.Memory.Store(used + s.ar.used)
 	s.Stats.Held.Store(held + s.ar.held)
+	s.Stats.Mapped.Store(s.mem.mapped)
+	// Outside the Go heap: the records and bodies in use (the index and
+	// free lists are heap objects, counted there).
+	const rec = int64(unsafe.Sizeof(job.Job{}))
+	s.Stats.OffHeap.Store(int64(s.st.n)*rec + s.ar.used)
 }
 
 // ---- replies -------------------------------------------------------------

@@ -22,6 +22,7 @@ type store struct {
 	mask    uint64
 	inIdx   []uint64 // bit i: record i is in the table
 	inTable int      // records in the table
+	mem     *hugeMem // where pages come from (nil: the Go heap)
 }
 
 const (
@@ -46,7 +47,11 @@ func (s *store) alloc() (uint32, *job.Job) {
 		i = s.next
 		s.next++
 		if int(i>>pageBits) >= len(s.pages) {
-			s.pages = append(s.pages, make([]job.Job, pageSize))
+			if s.mem != nil {
+				s.pages = append(s.pages, s.mem.jobs(pageSize))
+			} else {
+				s.pages = append(s.pages, make([]job.Job, pageSize))
+			}
 		}
 	}
 	j := s.get(i)
