@@ -114,18 +114,7 @@ func cmdCluster(s *Session, args [][]byte) {
 		c.Reset(hard)
 		// Every job and queue of this node goes (blocked clients get *nil,
 		// ADDJOB clients waiting for replication the NOREPL error).
-		seq, sl := s.alloc()
-		sl.parts = int32(len(s.e.shards))
-		sl.gather = func(s *Session, _ uint32, sl *slot, r *shard.Reply, _ []byte) {
-			if sl.parts--; sl.parts <= 0 {
-				s.e.reclaim()
-				sl.buf = resp.AppendSimple(sl.buf[:0], "OK")
-				s.finish(sl)
-			}
-		}
-		for i := range s.e.shards {
-			s.opIn(s.ls.batch(i), seq, shard.OpFlush)
-		}
+		s.flushShards()
 	case eqFold(sub, "leaving") && len(args) == 2:
 		if c.Leaving() {
 			s.replySimple("yes")

@@ -138,18 +138,7 @@ func cmdDebug(s *Session, args [][]byte) {
 	sub := args[1]
 	switch {
 	case eqFold(sub, "flushall") && len(args) == 2:
-		seq, sl := s.alloc()
-		sl.parts = int32(len(s.e.shards))
-		sl.gather = func(s *Session, _ uint32, sl *slot, r *shard.Reply, _ []byte) {
-			if sl.parts--; sl.parts <= 0 {
-				s.e.reclaim()
-				sl.buf = resp.AppendSimple(sl.buf[:0], "OK")
-				s.finish(sl)
-			}
-		}
-		for i := range s.e.shards {
-			s.opIn(s.ls.batch(i), seq, shard.OpFlush)
-		}
+		s.flushShards()
 	case eqFold(sub, "loadaof") && len(args) == 2:
 		if err := s.e.debugLoadAOF(); err != nil {
 			s.e.log.Warn("DEBUG LOADAOF", "err", err)
@@ -200,6 +189,24 @@ func cmdDebug(s *Session, args [][]byte) {
 			unsafe.Sizeof(job.Job{}), unsafe.Sizeof(shard.Op{}), unsafe.Sizeof(shard.Reply{}))))
 	default:
 		s.replyError("ERR Unknown DEBUG subcommand or wrong number of arguments for '" + string(sub) + "'")
+	}
+}
+
+// flushShards deletes every job and queue of this node (DEBUG FLUSHALL,
+// CLUSTER RESET) and answers +OK once every shard is done and the memory
+// is reclaimed.
+func (s *Session) flushShards() {
+	seq, sl := s.alloc()
+	sl.parts = int32(len(s.e.shards))
+	sl.gather = func(s *Session, _ uint32, sl *slot, r *shard.Reply, _ []byte) {
+		if sl.parts--; sl.parts <= 0 {
+			s.e.reclaim()
+			sl.buf = resp.AppendSimple(sl.buf[:0], "OK")
+			s.finish(sl)
+		}
+	}
+	for i := range s.e.shards {
+		s.opIn(s.ls.batch(i), seq, shard.OpFlush)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"sort"
 
 	"disq/engine/job"
-	"disq/netpoll/resp"
 	"disq/replicate"
 )
 
@@ -1101,5 +1100,3 @@ func (s *Shard) busOp(b *Batch, op *Op) {
 		s.pauseMsg(&m)
 	}
 }
-
-var _ = resp.AppendInt
