@@ -1,0 +1,138 @@
+package testserver
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Helpers for tests that restart servers from their own files: a server on
+// a fixed port (a cluster node restarted from its directory must come back
+// on the port its peers know), a server started with exact arguments (a
+// config file first), a run that is expected to fail at startup, and the
+// other commands of the module built once per test process.
+
+// StartPort starts a server listening on 127.0.0.1:port and working in dir,
+// with extra directives. Unlike StartIn it does not pick the port, so it
+// fails (rather than retries elsewhere) when the port is taken. It is
+// stopped when the test ends; Restart keeps port, directory and directives.
+func StartPort(t testing.TB, dir string, port int, directives ...string) *Server {
+	t.Helper()
+	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir, "--admin-port", "0"}, directives...)
+	return StartArgs(t, dir, port, args...)
+}
+
+// StartArgs starts a server with exactly args (typically a config file
+// first; "--admin-port 0" is appended unless args mention admin-port),
+// working in dir, which must make it listen on 127.0.0.1:port.
+func StartArgs(t testing.TB, dir string, port int, args ...string) *Server {
+	t.Helper()
+	if !strings.Contains(strings.Join(args, " "), "admin-port") {
+		args = append(append([]string(nil), args...), "--admin-port", "0")
+	}
+	s := &Server{t: t, Dir: dir, Port: port, Addr: "127.0.0.1:" + strconv.Itoa(port), args: args}
+	if err := s.start(); err != nil {
+		t.Fatalf("start disq-server %s: %v", strings.Join(args, " "), err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Start starts the server again after it exited (Kill, SHUTDOWN), with the
+// same port, directory and arguments. It returns the start error instead of
+// failing the test (safe to call from several goroutines for different
+// servers).
+func (s *Server) Start() error {
+	if s.cmd != nil && !s.Exited() {
+		return errors.New("the server is still running")
+	}
+	return s.start()
+}
+
+// Wait waits up to d for the process to exit and reports whether it did.
+func (s *Server) Wait(d time.Duration) bool {
+	select {
+	case <-s.done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// ExitCode returns the exit status of an exited process (-1 if killed by a
+// signal or still running).
+func (s *Server) ExitCode() int {
+	if !s.Exited() || s.cmd.ProcessState == nil {
+		return -1
+	}
+	return s.cmd.ProcessState.ExitCode()
+}
+
+// RunResult is the outcome of a server run expected to end by itself.
+type RunResult struct {
+	Output   string // stdout and stderr
+	ExitCode int    // -1: killed after the timeout
+	TimedOut bool   // still running after the timeout (then killed)
+}
+
+// RunExpectExit runs disq-server with args in dir and waits up to d for it
+// to exit (a server refusing to start). A server still running after d is
+// killed and reported as TimedOut. "--admin-port 0" is appended unless
+// args mention admin-port.
+func RunExpectExit(t testing.TB, dir string, d time.Duration, args ...string) RunResult {
+	t.Helper()
+	if !strings.Contains(strings.Join(args, " "), "admin-port") {
+		args = append(append([]string(nil), args...), "--admin-port", "0")
+	}
+	out := &lockedBuffer{}
+	cmd := exec.Command(Binary(t), args...)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start disq-server: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+		return RunResult{Output: out.String(), ExitCode: cmd.ProcessState.ExitCode()}
+	case <-time.After(d):
+		_ = cmd.Process.Kill()
+		<-done
+		return RunResult{Output: out.String(), ExitCode: -1, TimedOut: true}
+	}
+}
+
+var (
+	toolMu    sync.Mutex
+	toolPaths = map[string]string{}
+)
+
+// Tool returns the path of the module's command disq/cmd/<name> (e.g.
+// "disq-check-aof"), built once per test process (without -race).
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	toolMu.Lock()
+	defer toolMu.Unlock()
+	if p, ok := toolPaths[name]; ok {
+		return p
+	}
+	dir, err := os.MkdirTemp("", "disq-tool-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", p, "disq/cmd/"+name)
+	cmd.Dir = moduleRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", name, err, out)
+	}
+	toolPaths[name] = p
+	return p
+}
