@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Replication benchmark (issue 5): a 3-node cluster and a lone node started
+# in the same run on this machine, driven with disq-bench:
+#   - ADDJOB with the default replication (3 copies) at -c 50 -P 16, as a
+#     ratio to the lone node's ADDJOB (several rounds, interleaved);
+#   - replicated ADDJOB latency at -c 50 -P 1 beside the lone node's;
+#   - bytes on the wire per replicated job with repl-compression s2 and none
+#     (INFO bus totals on the producing node);
+#   - a cycle workload spread over the 3 nodes.
+#
+#   scripts/cluster-bench.sh [rounds] [n]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3}
+n=${2:-200000}
+make -s build
+tmp=$(mktemp -d)
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+free_port() { while :; do p=$(( 20000 + RANDOM % 25000 ))
+  if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && ! (exec 3<>/dev/tcp/127.0.0.1/$((p+10000))) 2>/dev/null; then echo $p; return; fi; done; }
+start() { # name port extra...
+  local name=$1 port=$2; shift 2
+  mkdir -p "$tmp/$name"
+  ./bin/disq-server --port "$port" --bind 127.0.0.1 --dir "$tmp/$name" --admin-port 0 --maxmemory 4gb "$@" >"$tmp/$name.log" 2>&1 &
+  pids+=($!)
+  for i in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "server $name did not start" >&2; cat "$tmp/$name.log" >&2; exit 1
+}
+cluster() { # comp -> sets ports c1 c2 c3
+  c1=$(free_port); c2=$(free_port); c3=$(free_port)
+  start "a$1" $c1 --repl-compression "$1"; start "b$1" $c2 --repl-compression "$1"; start "c$1" $c3 --repl-compression "$1"
+  redis-cli -p $c1 cluster meet 127.0.0.1 $c2 >/dev/null; redis-cli -p $c1 cluster meet 127.0.0.1 $c3 >/dev/null
+  for i in $(seq 100); do
+    [ "$(redis-cli -p $c1 cluster info | tr -d '\r' | awk -F: '/reachable/ {print $2}')" = 2 ] &&
+    [ "$(redis-cli -p $c3 cluster info | tr -d '\r' | awk -F: '/reachable/ {print $2}')" = 2 ] && return
+    sleep 0.1
+  done
+  echo "cluster did not converge" >&2; exit 1
+}
+bench() { ./bin/disq-bench "$@" --json 2>/dev/null; }
+field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+lone=$(free_port); start lone $lone
+cluster s2
+s2=($c1 $c2 $c3)
+cluster none
+nc=($c1 $c2 $c3)
+
+res=$tmp/res
+for r in $(seq "$rounds"); do
+  for target in lone repl; do
+    port=$lone; [ $target = repl ] && port=${s2[0]}
+    redis-cli -p $port debug flushall >/dev/null
+    bench produce -p $port -c 50 -P 16 -n "$n" --addjob-timeout 5000 | field 'd["ops_per_sec"], d["latency_ms"]["p50"], d["latency_ms"]["p99"]' | sed "s/^/$target-P16 /" >>"$res"
+    redis-cli -p $port debug flushall >/dev/null
+    bench produce -p $port -c 50 -P 1 -n $((n/4)) --addjob-timeout 5000 | field 'd["ops_per_sec"], d["latency_ms"]["p50"], d["latency_ms"]["p99"]' | sed "s/^/$target-P1 /" >>"$res"
+  done
+  echo "round $r done" >&2
+done
+median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+col() { grep "^$1 " "$res" | tr -d '(),' | awk -v c="$2" '{print $c}' | median; }
+
+# Bytes on the wire per replicated job, S2 on and off (one run each).
+wire() { # port comp
+  local before after jobs=100000 body
+  before=$(redis-cli -p $1 info bus | tr -d '\r' | sed -n 's/.*bus_total:.*bytes_sent=\([0-9]*\).*/\1/p')
+  bench produce -p $1 -c 50 -P 16 -n $jobs -d "$3" --addjob-timeout 5000 >/dev/null
+  after=$(redis-cli -p $1 info bus | tr -d '\r' | sed -n 's/.*bus_total:.*bytes_sent=\([0-9]*\).*/\1/p')
+  payload=$(redis-cli -p $1 info bus | tr -d '\r' | sed -n 's/.*bus_total:.*payload_bytes_sent=\([0-9]*\).*/\1/p')
+  echo "$2 $3 $(( (after-before)/jobs ))"
+}
+w1=$(wire ${s2[0]} s2 100); w2=$(wire ${nc[0]} none 100); w3=$(wire ${s2[0]} s2 1024); w4=$(wire ${nc[0]} none 1024)
+
+# A cycle workload spread over the 3 nodes.
+cyc=$(bench cycle --nodes 127.0.0.1:${s2[0]},127.0.0.1:${s2[1]},127.0.0.1:${s2[2]} -c 48 -P 16 -n "$n" --addjob-timeout 5000 |
+  field 'd["ops_per_sec"], d["latency_ms"]["p50"], d["latency_ms"]["p99"]')
+
+printf "\n3-node cluster vs a lone node, disq-bench produce -c 50, -n %s, %s rounds (medians), %s CPUs\n\n" "$n" "$rounds" "$(nproc)"
+printf "| workload | lone jobs/s | replicated (3 copies) jobs/s | ratio | lone p50/p99 ms | replicated p50/p99 ms |\n|---|---|---|---|---|---|\n"
+for P in P16 P1; do
+  l=$(col lone-$P 2); rr=$(col repl-$P 2)
+  printf "| ADDJOB -%s | %.0f | %.0f | %.2f | %s/%s | %s/%s |\n" "$P" "$l" "$rr" "$(echo "$rr $l" | awk '{print $1/$2}')" \
+    "$(col lone-$P 3)" "$(col lone-$P 4)" "$(col repl-$P 3)" "$(col repl-$P 4)"
+done
+printf "\nBytes on the wire per replicated job (two copies sent by the producing node):\n\n| body | repl-compression s2 | none |\n|---|---|---|\n"
+printf "| 100 B | %s | %s |\n| 1 KiB | %s | %s |\n" "${w1##* }" "${w2##* }" "${w3##* }" "${w4##* }"
+printf "\ncycle over the 3 nodes (--nodes, -c 48 -P 16): jobs/s p50 p99 = %s\n" "$cyc"
