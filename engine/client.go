@@ -307,7 +307,7 @@ func (s *Session) feedMonitors(args [][]byte) {
 	b = append(b, ']')
 	for i, a := range args {
 		b = append(b, ' ')
-		if i == 1 && eqFold(args[0], "auth") {
+		if i >= 1 && eqFold(args[0], "auth") {
 			b = append(b, `"(redacted)"`...)
 			continue
 		}

@@ -194,13 +194,18 @@ func cmdGetJob(s *Session, args [][]byte) {
 			break
 		}
 	}
+	g := s.gate
+	s.gate = gate{}
+	if g.on {
+		count = min(count, g.n)
+	}
 	if !single {
-		s.getJobMulti(queues, count, timeout, flags)
+		s.getJobMulti(queues, count, timeout, flags, g)
 		return
 	}
 	op, _, _ := s.op(first, shard.OpGetJob, queues...)
 	op.N[0], op.N[1] = count, timeout
-	op.Flags = flags
+	op.Flags = flags | g.flags
 	if flags&shard.FlagNoHang == 0 {
 		// The claim lets Closed cancel the wait atomically: a shard serves
 		// a waiter only after taking its claim, so a client that went away

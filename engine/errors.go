@@ -87,3 +87,7 @@ func codeError(c shard.Code) string {
 	}
 	return "ERR internal error"
 }
+
+func errNoPerm(tenant, cmd string) string {
+	return "NOPERM tenant '" + tenant + "' may not run '" + cmd + "': node-wide commands belong to the default tenant"
+}

@@ -36,11 +36,13 @@ type multiGet struct {
 	flags   uint16
 	phase   int
 	parts   int
+	gate    gate // tenant admission, settled by the loop (not the shards)
 }
 
-func (s *Session) getJobMulti(queues [][]byte, count, timeout int64, flags uint16) {
+func (s *Session) getJobMulti(queues [][]byte, count, timeout int64, flags uint16, g gate) {
 	n := len(s.e.shards)
-	m := &multiGet{count: count, timeout: timeout, flags: flags}
+	m := &multiGet{count: count, timeout: timeout, flags: flags, gate: g}
+	s.multi = m
 	idx := make(map[string]int)
 	for _, q := range queues {
 		d, ok := idx[string(q)]
@@ -118,6 +120,11 @@ func gatherMulti(s *Session, seq uint32, sl *slot, r *shard.Reply, data []byte) 
 		default:
 			sl.buf = resp.AppendError(sl.buf[:0], codeError(r.Code))
 		}
+		got := int64(0)
+		if r.Code == shard.OK && len(data) > 1 && data[0] == '*' && data[1] != '-' && data[1] != '0' {
+			got = 1
+		}
+		m.settle(s, got)
 		s.finish(sl)
 		return
 	}
@@ -218,15 +225,37 @@ func (m *multiGet) reply(s *Session, seq uint32, sl *slot) {
 		b = append(b, it...)
 	}
 	sl.buf = b
+	m.settle(s, int64(len(out)))
 	s.finish(sl)
+}
+
+// settle gives back the admission of a multi-shard GETJOB once it is
+// answered with got jobs (or its client went: got 0).
+func (m *multiGet) settle(s *Session, got int64) {
+	if s.multi == m {
+		s.multi = nil
+	}
+	g := m.gate
+	m.gate = gate{}
+	if g.flags&shard.FlagGranted != 0 && g.n > got {
+		s.t.ConsumeReturn(g.n - got)
+	}
+	if g.admitted {
+		s.t.ReleaseBlocked()
+	}
 }
 
 // arm answers NOHANG with a null array, or blocks on every involved shard.
 func (m *multiGet) arm(s *Session, seq uint32, sl *slot) {
 	if m.flags&shard.FlagNoHang != 0 {
 		sl.buf = resp.AppendNullArray(sl.buf[:0])
+		m.settle(s, 0)
 		s.finish(sl)
 		return
+	}
+	if g := &m.gate; g.flags&shard.FlagGranted != 0 && g.n > 1 {
+		s.t.ConsumeReturn(g.n - 1) // keep one for the job it waits for
+		g.n = 1
 	}
 	m.phase = 3
 	claim := new(shard.Claim)

@@ -37,6 +37,9 @@ func (h handler) Closed(c netpoll.Conn, err error) {
 	h.e.clients.Add(-1)
 	s.t.ReleaseConnection()
 	delete(s.ls.sessions, s)
+	if s.multi != nil {
+		s.multi.settle(s, 0)
+	}
 	if s.blocking || s.barrierOn || s.replOn {
 		// Drop its waiters; a shard that already answered will find the
 		// session closed.
@@ -107,10 +110,19 @@ func (h handler) Traffic(c netpoll.Conn, in []byte) (int, bool) {
 				stopped = true // parsed again once the waiting request is answered
 				break
 			}
+			if len(args) > 0 && eqFold(args[0], "getjob") && s.gated() {
+				if d := s.admitGetJob(args); d > 0 {
+					s.hold(d) // parsed again after the wait
+					break
+				}
+			}
 			used += n
 			s.args = args[:0]
 			if len(args) > 0 {
 				s.dispatch(args)
+				if s.gate.on {
+					s.ungate() // the command refused the request
+				}
 			}
 		}
 	}
@@ -168,6 +180,10 @@ func (s *Session) run(args [][]byte) {
 		s.replyError(errNoAuth)
 		return
 	}
+	if s.tenantIdx != 0 && nodeWide(cmd, args) {
+		s.replyError(errNoPerm(s.tenant, cmd.Name))
+		return
+	}
 	if cmd.Flags&FlagDenyOOM != 0 && e.mem.oom(e.Config()) {
 		s.replyError(errOOM)
 		return
@@ -202,4 +218,15 @@ func (s *Session) run(args [][]byte) {
 // checkPassword compares in constant time.
 func checkPassword(given []byte, want string) bool {
 	return len(want) > 0 && subtle.ConstantTimeCompare(given, []byte(want)) == 1
+}
+
+// nodeWide reports whether a command acts on or shows the whole node
+// (admin commands, SLOWLOG): only the default tenant may run those. A
+// tenant's connection keeps its own CLIENT SETNAME/GETNAME/ID/REPLY.
+func nodeWide(cmd *Command, args [][]byte) bool {
+	if cmd.Name == "client" {
+		sub := args[1]
+		return !(eqFold(sub, "setname") || eqFold(sub, "getname") || eqFold(sub, "id") || eqFold(sub, "reply"))
+	}
+	return cmd.Flags&FlagAdmin != 0 || cmd.Name == "slowlog"
 }

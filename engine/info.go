@@ -168,7 +168,7 @@ func (e *Engine) info(section string, t *tenant.Tenant) string {
 		case "persistence":
 			lines = e.infoPersistence()
 		case "stats":
-			lines = e.infoStats()
+			lines = e.infoStats(t)
 		case "cpu":
 			lines = e.infoCPU()
 		case "commandstats":
@@ -295,10 +295,10 @@ func (e *Engine) infoMemory() [][2]string {
 	}
 }
 
-func (e *Engine) infoStats() [][2]string {
+func (e *Engine) infoStats(t *tenant.Tenant) [][2]string {
 	st := &e.stats
 	kbps := func(v int64) string { return fmt.Sprintf("%.2f", float64(v)/1024) }
-	return [][2]string{
+	lines := [][2]string{
 		{"total_connections_received", itoa(st.connections.Load())},
 		{"total_commands_processed", itoa(e.sumLoops(func(l *loopStats) int64 { return l.commands.Load() }))},
 		{"instantaneous_ops_per_sec", itoa(st.opsRate.Load())},
@@ -314,6 +314,17 @@ func (e *Engine) infoStats() [][2]string {
 		{"jobs_requeued", itoa(e.sumShards(func(i int) int64 { return e.shards[i].Stats.Requeued.Load() }))},
 		{"jobs_evicted", itoa(e.sumShards(func(i int) int64 { return e.shards[i].Stats.Evicted.Load() }))},
 	}
+	if t != nil {
+		// A tenant sees its own job counters (the tenant registry's), not
+		// the node's; evictions are not counted per tenant.
+		u := func(ev tenant.Event) string { return strconv.FormatUint(t.Counted(ev), 10) }
+		lines = append(lines[:len(lines)-5],
+			[2]string{"jobs_created", u(tenant.EventAdded)},
+			[2]string{"jobs_acked", u(tenant.EventAcked)},
+			[2]string{"jobs_expired", u(tenant.EventExpired)},
+			[2]string{"jobs_requeued", u(tenant.EventRequeued)})
+	}
+	return lines
 }
 
 func (e *Engine) infoCPU() [][2]string {

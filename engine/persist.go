@@ -58,7 +58,7 @@ func (e *Engine) loadLog(cfg *config.Config) error {
 	})
 	if err != nil {
 		var torn *aof.TornError
-		if errors.As(err, &torn) {
+		if errors.As(err, &torn) && !torn.MidFile {
 			return fmt.Errorf("%v (set aof-load-truncated yes, or repair it with disq-check-aof --fix)", err)
 		}
 		return err
@@ -123,17 +123,27 @@ func (e *Engine) startRewrite(done func(error)) error {
 			p.state = "on"
 		}
 		p.mu.Unlock()
+		finish := func() {
+			if err != nil {
+				e.log.Warn("background append only file rewrite failed", "err", err)
+			} else {
+				e.log.Info("background append only file rewrite finished")
+			}
+			if done != nil {
+				done(err)
+			}
+		}
 		if temp {
-			_ = w.Close()
+			// This runs on the writer's goroutine, which Close waits for:
+			// close from another one, then report (SHUTDOWN REWRITE-AOF
+			// waits until the file is closed).
+			go func() {
+				_ = w.Close()
+				finish()
+			}()
+			return
 		}
-		if err != nil {
-			e.log.Warn("background append only file rewrite failed", "err", err)
-		} else {
-			e.log.Info("background append only file rewrite finished")
-		}
-		if done != nil {
-			done(err)
-		}
+		finish()
 	})
 	if err != nil {
 		if temp {
@@ -189,6 +199,8 @@ func (e *Engine) setAppendOnly(on bool, cfg *config.Config) error {
 	return nil
 }
 
+const misconfMsg = "MISCONF Errors writing to the AOF file: "
+
 // misconf returns the -MISCONF line while the log cannot be written.
 func (e *Engine) misconf() string {
 	w := e.logw.Load()
@@ -196,7 +208,7 @@ func (e *Engine) misconf() string {
 		return ""
 	}
 	if err := w.Err(); err != nil {
-		return "MISCONF Errors writing to the AOF file: " + err.Error()
+		return misconfMsg + err.Error()
 	}
 	return ""
 }
@@ -263,7 +275,7 @@ func (e *Engine) debugLoadAOF() error {
 		return err
 	}
 	for _, sh := range e.shards {
-		sh.Do(func(s *shard.Shard) { s.FlushAll() })
+		sh.Do(func(s *shard.Shard) { s.Reset() }) // the deletions must not reach the log
 	}
 	cfg := e.Config()
 	_, err := aof.Load(aofPath(cfg), aof.LoadOptions{Truncate: cfg.AOFLoadTruncated, Logger: e.log}, func(r aof.Record) error {

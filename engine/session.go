@@ -39,9 +39,12 @@ type Session struct {
 	replSeq       uint32 // the last of them
 	barrierShard  int
 	barrierSeq    uint32
-	stalled       bool // parsing stopped with input left; Wake when possible
-	throttled     bool // waiting for the node-wide budget (listed in ls.throttled)
-	closeAfter    bool // close once every reply is written (QUIT, protocol error)
+	stalled       bool      // parsing stopped with input left; Wake when possible
+	throttled     bool      // waiting for the node-wide budget (listed in ls.throttled)
+	holding       bool      // a GETJOB waits for its tenant's admission (gate.go)
+	gate          gate      // what admission granted to the GETJOB being dispatched
+	multi         *multiGet // the multi-shard GETJOB in progress
+	closeAfter    bool      // close once every reply is written (QUIT, protocol error)
 	closed        bool
 	dirty         bool
 
@@ -275,6 +278,9 @@ func (s *Session) complete(r *shard.Reply, data []byte) {
 	case shard.ErrQuota:
 		sl.buf = resp.AppendError(sl.buf[:0], string(data))
 		s.finish(sl)
+	case shard.ErrMisconf: // the log write covering this reply failed
+		sl.buf = resp.AppendError(sl.buf[:0], misconfMsg+string(data))
+		s.finish(sl)
 	default:
 		sl.buf = resp.AppendError(sl.buf[:0], codeError(r.Code))
 		s.finish(sl)
@@ -351,7 +357,7 @@ func (s *Session) flush() {
 
 // canParse reports whether the session may parse another request.
 func (s *Session) canParse() bool {
-	return !s.blocking && !s.closeAfter && !s.closed && s.pending() < maxInflight && s.inflightBytes < maxInflightBytes
+	return !s.blocking && !s.holding && !s.closeAfter && !s.closed && s.pending() < maxInflight && s.inflightBytes < maxInflightBytes
 }
 
 // checkOutput enforces client-output-buffer-limit on unsent replies.

@@ -43,6 +43,10 @@ func (e *Engine) record(cmd *Command, args [][]byte, d time.Duration) {
 	if t := cfg.SlowlogLogSlowerThan; t >= 0 && us >= t && cfg.SlowlogMaxLen > 0 {
 		ent := slowEntry{at: time.Now().Unix(), usec: us}
 		for i, a := range args {
+			if i >= 1 && cmd != nil && cmd.Name == "auth" {
+				ent.args = append(ent.args, []byte("(redacted)"))
+				continue
+			}
 			if i == slowMaxArgs-1 && len(args) > slowMaxArgs {
 				ent.args = append(ent.args, []byte(fmt.Sprintf("... (%d more arguments)", len(args)-slowMaxArgs+1)))
 				break

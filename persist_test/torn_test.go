@@ -93,14 +93,14 @@ func writtenLog(t *testing.T) ([]byte, map[string]bool) {
 // replay returns the jobs a log holds after its valid prefix (what
 // aof-load-truncated yes keeps), by replaying a copy of data with aof.Load,
 // and the length of that prefix.
-func replay(t *testing.T, data []byte) (map[string]bool, int64) {
+func replay(t *testing.T, data []byte) (map[string]bool, int64, bool) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "replay.aof")
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	set := map[string]bool{}
-	_, err := aof.Load(p, aof.LoadOptions{Truncate: true, Logger: quiet}, func(r aof.Record) error {
+	_, err := aof.Load(p, aof.LoadOptions{Logger: quiet}, func(r aof.Record) error {
 		id := job.ID(r.Job.ID).String()
 		switch r.Type {
 		case aof.RecLoadJob:
@@ -110,10 +110,15 @@ func replay(t *testing.T, data []byte) (map[string]bool, int64) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("aof.Load of a damaged copy: %v", err)
+	var torn *aof.TornError
+	switch {
+	case err == nil:
+		return set, int64(len(data)), false
+	case errors.As(err, &torn):
+		return set, torn.Offset, torn.MidFile
 	}
-	return set, fileSize(t, p)
+	t.Fatalf("aof.Load of a damaged copy: %v", err)
+	return nil, 0, false
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -126,7 +131,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 func TestTornLog(t *testing.T) {
 	t.Parallel() // waits and server starts: overlaps with the other parallel tests
 	orig, origSet := writtenLog(t)
-	if all, n := replay(t, orig); n != int64(len(orig)) || len(all) != len(origSet) {
+	if all, n, _ := replay(t, orig); n != int64(len(orig)) || len(all) != len(origSet) {
 		t.Fatalf("replaying the intact log: %d jobs, %d bytes; want %d jobs, %d bytes", len(all), n, len(origSet), len(orig))
 	}
 	seed := uint64(time.Now().UnixNano())
@@ -178,7 +183,7 @@ func damagedCase(t *testing.T, what string, data []byte, corrupt, fix bool) bool
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	want, validLen := replay(t, data)
+	want, validLen, midFile := replay(t, data)
 	code, report := checkCode(t, path)
 	if code != 0 && code != 1 {
 		t.Fatalf("%s: disq-check-aof exit %d; want 0 or 1\n%s", what, code, report)
@@ -227,6 +232,21 @@ func damagedCase(t *testing.T, what string, data []byte, corrupt, fix bool) bool
 		fsrv := testserver.StartIn(t, fdir, "--appendonly", "yes", "--aof-load-truncated", "no")
 		compareSets(t, what+": after disq-check-aof --fix, aof-load-truncated no", want, jobSet(t, testclient.Dial(t, fsrv.Addr)))
 		fsrv.Stop()
+	}
+	if midFile {
+		// Damage followed by more data: refused even with yes, file untouched.
+		r := testserver.RunExpectExit(t, dir, 20*time.Second, serverArgs(t, dir, "--appendonly", "yes", "--aof-load-truncated", "yes")...)
+		switch {
+		case r.TimedOut:
+			t.Fatalf("%s: the server loaded a file corrupt inside with aof-load-truncated yes", what)
+		case r.ExitCode == 0 || !strings.Contains(r.Output, "offset "+strconv.FormatInt(validLen, 10)) || !strings.Contains(r.Output, "disq-check-aof"):
+			t.Errorf("%s: refusal (exit %d) does not name offset %d and disq-check-aof:\n%s", what, r.ExitCode, validLen, r.Output)
+		}
+		if b, _ := os.ReadFile(path); !bytes.Equal(b, data) {
+			t.Errorf("%s: the refused start changed the file", what)
+		}
+		t.Logf("%s: corrupt inside the file at %d of %d bytes: refused", what, validLen, len(data))
+		return damaged
 	}
 	srv := testserver.StartIn(t, dir, "--appendonly", "yes", "--aof-load-truncated", "yes")
 	got := jobSet(t, testclient.Dial(t, srv.Addr))
@@ -322,6 +342,10 @@ func TestLoadSweep(t *testing.T) {
 	}
 	check := func(what string, data []byte) {
 		got, err := recs(data)
+		var torn *aof.TornError
+		if errors.As(err, &torn) && torn.MidFile {
+			err = nil // damage inside the file: refused; got is the prefix before it
+		}
 		if err != nil {
 			if len(data) >= aof.HeaderSize && bytes.Equal(data[:aof.HeaderSize], orig[:aof.HeaderSize]) {
 				t.Fatalf("%s: %v", what, err)

@@ -493,6 +493,9 @@ func (s *Shard) pause(b *Batch, op *Op) {
 	if op.Flags&FlagBcast != 0 {
 		s.broadcast(&replicate.Msg{Type: replicate.MsgPause, Tenant: s.tenantName(op.Tenant), Queue: name, State: bits})
 	}
+	if op.RQ == nil { // admin API: no client waits for a reply
+		return
+	}
 	rb := s.begin(op.RQ)
 	start := len(rb.Data)
 	rb.Data = resp.AppendSimple(rb.Data, state)
@@ -504,6 +507,14 @@ func (s *Shard) pause(b *Batch, op *Op) {
 // FlushAll deletes every job and queue (DEBUG FLUSHALL, DEBUG LOADAOF).
 // Shard goroutine only.
 func (s *Shard) FlushAll() { s.flushAll() }
+
+// Reset empties the shard without logging the deletions (DEBUG LOADAOF:
+// the log is about to be replayed into it). Shard goroutine only.
+func (s *Shard) Reset() {
+	s.loading = true
+	s.flushAll()
+	s.loading = false
+}
 
 func (s *Shard) flushAll() {
 	for _, w := range s.blocked {

@@ -102,6 +102,10 @@ func (s *Shard) getJob(b *Batch, op *Op) {
 		return
 	}
 	if op.Flags&FlagLeaving != 0 {
+		s.releaseBlock(op)
+		if s.cfg.Acct != nil && op.Flags&FlagGranted != 0 && op.Flags&FlagArm == 0 {
+			s.cfg.Acct.ConsumeReturn(op.Tenant, 1) // the one kept for blocking
+		}
 		if op.Claim.Take() {
 			s.replyCode(op, ErrLeaving)
 		}

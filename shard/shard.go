@@ -256,7 +256,7 @@ func (s *Shard) Run() {
 		if len(batches) == 0 {
 			if due := s.nextDue(); due > now {
 				s.owner.Store(0)
-				s.sleep(due - now)
+				s.sleep(due, due-now) // s.now is not ours once released
 				continue
 			}
 		}
@@ -290,9 +290,8 @@ func (s *Shard) TryRun(b *Batch) bool {
 	return true
 }
 
-// sleep waits for a batch or d milliseconds.
-func (s *Shard) sleep(d job.Millis) {
-	at := s.now + d
+// sleep waits for a batch or d milliseconds (until at).
+func (s *Shard) sleep(at, d job.Millis) {
 	if s.timerAt != at {
 		s.timer.Reset(time.Duration(d) * time.Millisecond)
 		s.timerAt = at

@@ -250,6 +250,15 @@ func TestIsolationServerCommands(t *testing.T) {
 		}
 	}
 
+	// Node-wide commands belong to the default tenant.
+	for _, cmd := range [][]string{{"CONFIG", "GET", "requirepass"}, {"DEBUG", "FLUSHALL"}, {"SLOWLOG", "GET"},
+		{"CLIENT", "LIST"}, {"CLUSTER", "NODES"}, {"BGREWRITEAOF"}, {"SHUTDOWN"}, {"LATENCY", "LATEST"}} {
+		b.ExpectPrefix("-NOPERM tenant 'beta' may not run '"+strings.ToLower(cmd[0])+"'", cmd...)
+	}
+	b.Expect("+OK", "CLIENT", "SETNAME", "worker-1")
+	b.Expect(`"worker-1"`, "CLIENT", "GETNAME")
+	e.dial("", "").ExpectPrefix("[[", "SLOWLOG", "GET") // the default tenant still may
+
 	// DEBUG FLUSHALL.
 	{
 		id := addJob(t, a, "keep", "alpha-keep")

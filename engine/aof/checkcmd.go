@@ -74,6 +74,9 @@ func CheckCommand(prog string, args []string, stdout, stderr io.Writer) int {
 	if b.Corrupt {
 		kind = "CORRUPT"
 	}
+	if b.MidFile {
+		kind = "CORRUPT (inside the file: data follows the damage; the server refuses it even with aof-load-truncated yes)"
+	}
 	fmt.Fprintf(stdout, "status:         %s\n", kind)
 	fmt.Fprintf(stdout, "first bad:      offset %d: %s\n", b.Offset, b.Reason)
 	fmt.Fprintf(stdout, "valid prefix:   %d bytes; %d bytes after it cannot be loaded\n", b.Offset, b.Size-b.Offset)

@@ -132,8 +132,9 @@
 //     creates the job (skip if expired; queued becomes active unless
 //     aof-enqueue-jobs-once; requeue at now+(delay+retry)s+jitter; drop
 //     holder IDs of unknown nodes; replicas stay replicas), DelJob deletes
-//     it. A *TornError without Truncate, ErrDisqueAOF, ErrNotAOF or
-//     ErrVersion: log the message and exit.
+//     it. A *TornError without Truncate (or with MidFile: damage followed
+//     by more data is never truncated by the loader), ErrDisqueAOF,
+//     ErrNotAOF or ErrVersion: log the message and exit.
 //  2. Open(Options{Path, Fsync, Compress, Logger}) and give the *Writer to
 //     every shard. For CONFIG SET appendonly yes at run time use
 //     Options{WaitRewrite: true} and go to step 5 at once (aof_state

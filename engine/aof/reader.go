@@ -47,9 +47,17 @@ type TornError struct {
 	Size    int64  // file size
 	Reason  string // what is wrong
 	Corrupt bool   // the bytes are wrong (vs. the file ends mid-batch)
+	// MidFile: the bad batch is followed by more data (not zeros), so this
+	// is damage inside the file, not a tail torn by a crash. Truncate
+	// refuses it: cutting there would drop every later record.
+	MidFile bool
 }
 
 func (e *TornError) Error() string {
+	if e.MidFile {
+		return fmt.Sprintf("aof: %s is corrupt at offset %d of %d bytes (%s), with %d bytes of data after the damage; aof-load-truncated only forgives a damaged tail: inspect it with disq-check-aof %s (--fix would drop everything after offset %d)",
+			e.Path, e.Offset, e.Size, e.Reason, e.Size-e.Offset, e.Path, e.Offset)
+	}
 	kind := "truncated"
 	if e.Corrupt {
 		kind = "corrupt"
@@ -85,7 +93,7 @@ func Load(path string, opts LoadOptions, fn func(r Record) error) (LoadStats, er
 	if torn == nil {
 		return st, nil
 	}
-	if !opts.Truncate {
+	if !opts.Truncate || torn.MidFile {
 		return st, torn
 	}
 	log := opts.Logger
@@ -228,6 +236,26 @@ func (s *scanner) torn(off int64, corrupt bool, reason string) *TornError {
 	return &TornError{Path: s.path, Offset: off, Size: s.size, Reason: reason, Corrupt: corrupt}
 }
 
+// midFile marks t as damage inside the file when anything but zeros follows
+// the bad batch (whose end is from; a crash may leave a zero-filled tail).
+func (s *scanner) midFile(t *TornError, from int64) (*TornError, error) {
+	buf := make([]byte, 64<<10)
+	for off := from; off < s.size; {
+		n, err := s.f.ReadAt(buf[:min(int64(len(buf)), s.size-off)], off)
+		for _, c := range buf[:n] {
+			if c != 0 {
+				t.MidFile = true
+				return t, nil
+			}
+		}
+		if err != nil && n == 0 {
+			return nil, fmt.Errorf("aof: %s: %w", s.path, err)
+		}
+		off += int64(n)
+	}
+	return t, nil
+}
+
 func (s *scanner) runFile() (*TornError, error) {
 	fi, err := s.f.(*os.File).Stat()
 	if err != nil {
@@ -269,7 +297,7 @@ func (s *scanner) run() (*TornError, error) {
 		}
 		h, bad := parseBatchHeader(hdr[:])
 		if bad != "" {
-			return s.torn(off, true, bad), nil
+			return s.midFile(s.torn(off, true, bad), off+BatchHeaderSize)
 		}
 		end := off + BatchHeaderSize + int64(h.n)
 		if end > s.size {
@@ -285,10 +313,10 @@ func (s *scanner) run() (*TornError, error) {
 		var p []byte
 		p, scratch, bad = decodePayload(h, buf, scratch)
 		if bad != "" {
-			return s.torn(off, true, bad), nil
+			return s.midFile(s.torn(off, true, bad), end)
 		}
 		if bad := s.validate(p, h.count); bad != "" {
-			return s.torn(off, true, bad), nil
+			return s.midFile(s.torn(off, true, bad), end)
 		}
 		if err := s.apply(p); err != nil {
 			return nil, err

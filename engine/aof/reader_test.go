@@ -178,7 +178,21 @@ func TestLoadCorruption(t *testing.T) {
 			if te.Offset != ends[batch] || !te.Corrupt || n != int64(batch*6) {
 				t.Fatalf("flip at %d (batch %d at %d): %+v, %d records", off, batch, ends[batch], te, n)
 			}
+			last := batch == len(ends)-1 || ends[batch+1] == int64(len(full))
+			if te.MidFile == last {
+				t.Fatalf("flip at %d (batch %d of %d): MidFile %v", off, batch, len(ends), te.MidFile)
+			}
 			n2, st, err := countRecords(t, p, LoadOptions{Truncate: true})
+			if !last {
+				// Damage inside the file: refused even with Truncate, untouched.
+				if !errors.As(err, &te) || !te.MidFile || n2 != n {
+					t.Fatalf("flip at %d truncate mid-file: %d %v", off, n2, err)
+				}
+				if b, _ := os.ReadFile(p); !bytes.Equal(b, data) {
+					t.Fatalf("flip at %d: a refused load changed the file", off)
+				}
+				continue
+			}
 			if err != nil || n2 != n || st.TruncatedBytes != int64(len(full))-ends[batch] {
 				t.Fatalf("flip at %d truncate: %d %+v %v", off, n2, st, err)
 			}
