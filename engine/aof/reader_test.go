@@ -169,8 +169,14 @@ func TestLoadCorruption(t *testing.T) {
 			}
 			n, _, err := countRecords(t, p, LoadOptions{})
 			var te *TornError
+			if err == nil && compress && n == int64((len(ends)-1)*6) {
+				// A flip inside S2 data can decode to the same payload
+				// (e.g. a copy from another place holding equal bytes):
+				// the checksum of the decoded payload passes, nothing is lost.
+				continue
+			}
 			if !errors.As(err, &te) {
-				t.Fatalf("flip at %d: %v", off, err)
+				t.Fatalf("flip at %d: %v (%d records)", off, err, n)
 			}
 			// A flipped length may announce more bytes than the file has
 			// (a torn batch) only if the header checksum missed it; it does
