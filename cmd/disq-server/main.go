@@ -2,6 +2,7 @@
 // server (RESP on port 7711).
 //
 //	disq-server [configfile|-] [--directive value ...]
+//	disq-server check-aof FILE [--fix]
 //
 // The configuration file uses Disque's format; "-" reads it from standard
 // input; command-line options are applied after the file and override it.
@@ -26,6 +27,7 @@ import (
 	"time"
 
 	"disq/engine"
+	"disq/engine/aof"
 	"disq/engine/config"
 	"disq/netpoll"
 	"disq/replicate"
@@ -33,6 +35,7 @@ import (
 )
 
 const usage = `Usage: disq-server [configfile|-] [--directive value ...]
+       disq-server check-aof FILE [--fix]
 
 Runs one disq node: a Disque-compatible job queue server speaking RESP
 (default port 7711; the cluster bus listens on port+10000).
@@ -43,6 +46,8 @@ Runs one disq node: a Disque-compatible job queue server speaking RESP
                     disq-server /etc/disq.conf --loglevel verbose
   --help, -h      show this help
   --version, -v   show the version
+  check-aof       check (and with --fix truncate) an append-only file, as
+                  disq-check-aof does
 
 Examples:
   disq-server                               # built-in defaults, port 7711
@@ -59,6 +64,10 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "check-aof" {
+		// The same tool as disq-check-aof, for installs with one binary.
+		return aof.CheckCommand("disq-server check-aof", args[1:], stdout, stderr)
+	}
 	if len(args) == 1 {
 		switch args[0] {
 		case "--help", "-h", "help":
