@@ -56,11 +56,14 @@ func misconf(t *testing.T, policy string) {
 	size := fileSize(t, aofPath(dir))
 	setFsize(t, srv.Pid(), uint64(size)+2048)
 
-	// Add jobs until the log cannot take them.
+	// Add jobs until the log cannot take them. The writer preallocates the
+	// file in 8 MiB chunks (the limit is just above the chunk): the bodies
+	// are large so the data soon needs the next chunk.
 	var ok []string
 	var misconfErr string
-	body := strings.Repeat("x", 200)
-	for i := 0; i < 200 && misconfErr == ""; i++ {
+	body := strings.Repeat("x", 64<<10)
+	const tries = 400 // 25 MiB of bodies
+	for i := 0; i < tries && misconfErr == ""; i++ {
 		r := c.Do("ADDJOB", "mc", fmt.Sprintf("%s-%03d", body, i), "0")
 		switch {
 		case r.Kind == resp.KindSimple:
@@ -72,7 +75,7 @@ func misconf(t *testing.T, policy string) {
 		}
 	}
 	if misconfErr == "" {
-		t.Fatalf("200 ADDJOBs of 200 bytes past a file size limit of %d bytes: no error (file now %d bytes)", size+2048, fileSize(t, aofPath(dir)))
+		t.Fatalf("%d ADDJOBs of 64 KiB past a file size limit of %d bytes: no error (file now %d bytes)", tries, size+2048, fileSize(t, aofPath(dir)))
 	}
 	t.Logf("%s: %d ADDJOBs accepted, then the ADDJOB whose record could not be written got -%s", policy, len(ok), misconfErr)
 	if !strings.HasPrefix(misconfErr, "MISCONF Errors writing to the AOF file: ") {

@@ -65,6 +65,9 @@ func CheckCommand(prog string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 		return 2
 	}
+	if rep.ZeroTail > 0 {
+		fmt.Fprintf(stdout, "preallocated:   %d zero bytes after the last batch (space reserved before a crash; the server cuts it off)\n", rep.ZeroTail)
+	}
 	if rep.Bad == nil {
 		fmt.Fprintf(stdout, "status:         OK\n")
 		return 0

@@ -34,6 +34,7 @@ type LoadStats struct {
 	Batches        int64
 	Bytes          int64 // size of the valid file (after any truncation)
 	TruncatedBytes int64 // bytes cut off the end (Truncate)
+	ZeroTail       int64 // preallocated zero bytes after the data, cut off (not damage)
 	// SavedTo names the file that received the bytes cut off when they
 	// were corrupt rather than torn ("" otherwise).
 	SavedTo string
@@ -91,6 +92,14 @@ func Load(path string, opts LoadOptions, fn func(r Record) error) (LoadStats, er
 		return st, err
 	}
 	if torn == nil {
+		if sc.zeroTail > 0 {
+			// Space the writer preallocated before a crash: the log ends
+			// where the zeros start.
+			if err := truncateFile(path, sc.valid, !opts.noSync); err != nil {
+				return st, fmt.Errorf("aof: %s: cutting the preallocated tail: %w", path, err)
+			}
+			st.ZeroTail = sc.zeroTail
+		}
 		return st, nil
 	}
 	if !opts.Truncate || torn.MidFile {
@@ -169,6 +178,7 @@ type CheckReport struct {
 	Records           int64
 	ByType            map[RecordType]int64
 	ValidSize         int64      // end of the last good batch
+	ZeroTail          int64      // preallocated zeros after it (not damage)
 	Bad               *TornError // nil when the whole file is valid
 	Fixed             bool       // Fix truncated the file to ValidSize
 	SavedTo           string     // Fix saved the corrupt bytes it cut here
@@ -187,6 +197,7 @@ func Check(path string) (*CheckReport, error) {
 	sc := scanner{path: path, f: f, byType: rep.ByType}
 	torn, err := sc.runFile()
 	rep.Size, rep.Batches, rep.CompressedBatches, rep.Records, rep.ValidSize = sc.size, sc.batches, sc.zbatches, sc.records+sc.skipped, sc.valid
+	rep.ZeroTail = sc.zeroTail
 	rep.Bad = torn
 	if err != nil {
 		return rep, err
@@ -220,6 +231,7 @@ func Fix(path string) (*CheckReport, error) {
 type scanner struct {
 	path     string
 	f        io.ReaderAt
+	zeroTail int64 // zeros after the last batch (preallocated)
 	fn       func(Record) error
 	byType   map[RecordType]int64
 	progress func(loaded, total int64)
@@ -239,21 +251,25 @@ func (s *scanner) torn(off int64, corrupt bool, reason string) *TornError {
 // midFile marks t as damage inside the file when anything but zeros follows
 // the bad batch (whose end is from; a crash may leave a zero-filled tail).
 func (s *scanner) midFile(t *TornError, from int64) (*TornError, error) {
-	buf := make([]byte, 64<<10)
-	for off := from; off < s.size; {
-		n, err := s.f.ReadAt(buf[:min(int64(len(buf)), s.size-off)], off)
-		for _, c := range buf[:n] {
-			if c != 0 {
-				t.MidFile = true
-				return t, nil
-			}
-		}
-		if err != nil && n == 0 {
-			return nil, fmt.Errorf("aof: %s: %w", s.path, err)
-		}
-		off += int64(n)
+	z, err := allZero(s.f, from, s.size)
+	if err != nil {
+		return nil, fmt.Errorf("aof: %s: %w", s.path, err)
 	}
+	t.MidFile = !z
 	return t, nil
+}
+
+// zeroEnd reports whether the file holds only zeros from off on: the space
+// the writer preallocated, past the log's end.
+func (s *scanner) zeroEnd(off int64) (bool, error) {
+	z, err := allZero(s.f, off, s.size)
+	if err != nil {
+		return false, fmt.Errorf("aof: %s: %w", s.path, err)
+	}
+	if z {
+		s.zeroTail = s.size - off
+	}
+	return z, nil
 }
 
 func (s *scanner) runFile() (*TornError, error) {
@@ -290,10 +306,18 @@ func (s *scanner) run() (*TornError, error) {
 	lastReport := int64(0)
 	for off < s.size {
 		if s.size-off < BatchHeaderSize {
+			if z, err := s.zeroEnd(off); z || err != nil {
+				return nil, err
+			}
 			return s.torn(off, false, "file ends inside a batch header"), nil
 		}
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
 			return nil, fmt.Errorf("aof: %s: %w", s.path, err)
+		}
+		if hdr == ([BatchHeaderSize]byte{}) {
+			if z, err := s.zeroEnd(off); z || err != nil {
+				return nil, err
+			}
 		}
 		h, bad := parseBatchHeader(hdr[:])
 		if bad != "" {
@@ -375,4 +399,29 @@ func (s *scanner) apply(p []byte) error {
 		}
 	}
 	return nil
+}
+
+// cutZeroTail returns where the log in f (size bytes, header checked) ends,
+// cutting off a zero tail left by preallocation before a crash (Open
+// without a Load first). A file whose last byte is not zero is left as is.
+func cutZeroTail(f File, path string, size int64) (int64, error) {
+	var last [1]byte
+	if size <= HeaderSize {
+		return size, nil
+	}
+	if _, err := f.ReadAt(last[:], size-1); err != nil {
+		return 0, fmt.Errorf("aof: %s: %w", path, err)
+	}
+	if last[0] != 0 {
+		return size, nil
+	}
+	sc := scanner{path: path, f: f, size: size}
+	torn, err := sc.run()
+	if err != nil || torn != nil || sc.zeroTail == 0 {
+		return size, err // damage is the loader's business: append as before
+	}
+	if err := f.Truncate(sc.valid); err != nil {
+		return 0, fmt.Errorf("aof: %s: cutting the preallocated tail: %w", path, err)
+	}
+	return sc.valid, nil
 }

@@ -303,7 +303,7 @@ func (w *Writer) switchFile(r rwResult) error {
 	// The new file is the log now: everything kept for a retry of the old
 	// one is covered by it.
 	old := w.f
-	w.f, w.size, w.synced = r.f, size, size
+	w.f, w.size, w.synced, w.alloc = r.f, size, size, size
 	w.retry = w.retry[:0]
 	w.st.retry.Store(0)
 	w.st.dirty.Store(false)

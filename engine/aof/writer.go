@@ -94,6 +94,9 @@ type Options struct {
 	SyncInterval time.Duration
 	// BatchTarget is the payload size that closes a batch; zero means 1 MiB.
 	BatchTarget int
+	// Preallocate is the chunk the file is extended by ahead of its data
+	// (prealloc.go); zero means DefaultPreallocate, negative turns it off.
+	Preallocate int64
 }
 
 // Batch is a producer's unit of work: framed records (AppendLoadJob,
@@ -174,6 +177,8 @@ type Writer struct {
 	// Writer goroutine state.
 	f         File // nil: waiting for the first rewrite
 	size      int64
+	alloc     int64 // the file's length: size plus preallocated zeros
+	prealloc  int64 // chunk (0: off)
 	synced    int64
 	enc       batchEncoder
 	spare     []byte
@@ -271,6 +276,10 @@ func Open(opts Options) (*Writer, error) {
 	}
 	w.enc.target = min(w.enc.target, MaxBatchPayload)
 	w.enc.compress = opts.Compress
+	w.prealloc = opts.Preallocate
+	if w.prealloc == 0 {
+		w.prealloc = DefaultPreallocate
+	}
 	w.policy.Store(uint32(opts.Fsync))
 	w.st.lastRwDur.Store(-1)
 	w.st.lastRwOK.Store(true)
@@ -323,12 +332,15 @@ func (w *Writer) openLog() error {
 		if err == nil && torn {
 			err = &TornError{Path: path, Size: size, Reason: "file ends inside the file header"}
 		}
+		if err == nil {
+			size, err = cutZeroTail(f, path, size)
+		}
 		if err != nil {
 			f.Close()
 			return err
 		}
 	}
-	w.f, w.size, w.synced = f, size, size
+	w.f, w.size, w.synced, w.alloc = f, size, size, size
 	_ = w.fs.Remove(path + ".rewrite") // left by a crash during a rewrite
 	w.st.size.Store(size)
 	w.st.base.Store(size)
@@ -612,11 +624,12 @@ func (w *Writer) appendBatch(b *Batch, appended, records *int64) {
 // write appends sealed batches at the end of the file. On failure the file
 // is cut back to its previous end and the bytes are kept for a retry.
 func (w *Writer) write(out []byte) error {
+	w.ensureAlloc(w.size + int64(len(out)))
 	n, err := w.f.WriteAt(out, w.size)
 	if err != nil {
 		w.retry = append(w.retry, out...)
 		if n > 0 {
-			if terr := w.f.Truncate(w.size); terr != nil {
+			if terr := w.truncate(w.size); terr != nil {
 				w.log.Error("aof: cannot cut back a partial write", "err", terr)
 			}
 		}
@@ -635,13 +648,13 @@ func (w *Writer) write(out []byte) error {
 // a failed fsync left on the disk is unknown.
 func (w *Writer) fsync(group []byte) error {
 	target := w.size
-	if err := w.f.Sync(); err != nil {
+	if err := dataSync(w.f); err != nil {
 		groupStart := w.size - int64(len(group))
 		if w.synced < groupStart {
 			w.st.dirty.Store(true) // older unsynced bytes are in an unknown state
 		}
 		if len(group) > 0 {
-			if terr := w.f.Truncate(groupStart); terr == nil {
+			if terr := w.truncate(groupStart); terr == nil {
 				w.retry = append(w.retry, group...)
 				w.size = groupStart
 				w.st.size.Store(w.size)
@@ -691,14 +704,14 @@ func (w *Writer) recover() {
 		}
 		w.dirSync = false
 	}
-	if err := w.f.Truncate(w.size); err != nil {
+	if err := w.truncate(w.size); err != nil {
 		w.fail("truncate", err)
 		return
 	}
 	start := w.size
 	if len(w.retry) > 0 {
 		if _, err := w.f.WriteAt(w.retry, w.size); err != nil {
-			_ = w.f.Truncate(w.size)
+			_ = w.truncate(w.size)
 			w.fail("write", err)
 			return
 		}
@@ -706,7 +719,7 @@ func (w *Writer) recover() {
 	}
 	if err := w.f.Sync(); err != nil {
 		if w.size > start {
-			if terr := w.f.Truncate(start); terr == nil {
+			if terr := w.truncate(start); terr == nil {
 				w.size = start
 			} else {
 				w.st.dirty.Store(true)
@@ -807,7 +820,7 @@ func (w *Writer) maybeBgSync(tick bool) {
 
 func (w *Writer) syncer() {
 	for j := range w.syncReq {
-		w.syncDone <- syncResult{syncJob: j, err: j.f.Sync()}
+		w.syncDone <- syncResult{syncJob: j, err: dataSync(j.f)}
 	}
 }
 
@@ -845,12 +858,21 @@ func (w *Writer) shutdown() {
 		if w.errState != nil {
 			err = w.errState
 			w.log.Error("aof: closing with unwritten data", "bytes", len(w.retry), "err", w.errState)
-		} else if w.synced < w.size {
-			if serr := w.f.Sync(); serr != nil {
-				err = &WriteError{Op: "fsync", Err: serr}
-			} else {
-				w.st.fsyncs.Add(1)
-				w.synced = w.size
+		} else {
+			if w.alloc > w.size {
+				// Cut the preallocated space off (the fsync below makes
+				// the new length durable too).
+				if terr := w.truncate(w.size); terr == nil {
+					w.synced = min(w.synced, w.size-1)
+				}
+			}
+			if w.synced < w.size {
+				if serr := w.f.Sync(); serr != nil {
+					err = &WriteError{Op: "fsync", Err: serr}
+				} else {
+					w.st.fsyncs.Add(1)
+					w.synced = w.size
+				}
 			}
 		}
 		if cerr := w.f.Close(); err == nil && cerr != nil {
