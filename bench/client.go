@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"disq/internal/respread"
 	"disq/netpoll/resp"
 )
 
@@ -17,8 +18,7 @@ import (
 type Client struct {
 	c       net.Conn
 	timeout time.Duration
-	buf     []byte
-	off     int
+	rd      respread.Reader
 }
 
 // Dial connects to addr.
@@ -56,31 +56,7 @@ func (c *Client) Do(args ...string) (resp.Reply, error) {
 	if _, err := c.c.Write(resp.AppendCommandStrings(nil, args...)); err != nil {
 		return resp.Reply{}, err
 	}
-	for {
-		if c.off < len(c.buf) {
-			r, n, err := resp.ReadReply(c.buf[c.off:])
-			if err != nil {
-				return resp.Reply{}, err
-			}
-			if n > 0 {
-				r = cloneReply(r)
-				c.off += n
-				if c.off == len(c.buf) {
-					c.buf, c.off = c.buf[:0], 0
-				}
-				return r, nil
-			}
-		}
-		var tmp [32 << 10]byte
-		n, err := c.c.Read(tmp[:])
-		if n > 0 {
-			c.buf = append(c.buf, tmp[:n]...)
-			continue
-		}
-		if err != nil {
-			return resp.Reply{}, err
-		}
-	}
+	return c.rd.Read(c.c)
 }
 
 // Int sends a command whose reply must be an integer.
@@ -139,20 +115,6 @@ func ParseInfo(s string) map[string]string {
 func InfoInt(info map[string]string, key string) int64 {
 	v, _ := strconv.ParseInt(info[key], 10, 64)
 	return v
-}
-
-func cloneReply(r resp.Reply) resp.Reply {
-	if r.Str != nil {
-		r.Str = append([]byte{}, r.Str...)
-	}
-	if r.Elems != nil {
-		e := make([]resp.Reply, len(r.Elems))
-		for i := range r.Elems {
-			e[i] = cloneReply(r.Elems[i])
-		}
-		r.Elems = e
-	}
-	return r
 }
 
 // drain empties the bench queues of every node and returns how many jobs

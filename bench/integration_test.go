@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"disq/internal/proc"
 	"disq/internal/testserver"
 )
 
@@ -385,7 +386,7 @@ func TestIntegrationCompare(t *testing.T) {
 	}
 	// Every server it started is stopped.
 	for _, addr := range []string{rep.DisqAddr, rep.RedisAddr} {
-		if pingOK(addr) {
+		if proc.Up(addr) {
 			t.Fatalf("%s still answers after Compare", addr)
 		}
 	}
@@ -419,7 +420,7 @@ func TestIntegrationCompareCancel(t *testing.T) {
 		t.Fatalf("no report: %v", err)
 	}
 	for _, addr := range []string{rep.DisqAddr, rep.RedisAddr} {
-		if pingOK(addr) {
+		if proc.Up(addr) {
 			t.Fatalf("%s still answers after a cancelled Compare", addr)
 		}
 	}

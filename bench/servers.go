@@ -1,12 +1,8 @@
 package bench
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"disq/internal/proc"
 )
 
 // Server is a server process started by compare (or a test) on loopback.
@@ -22,30 +20,8 @@ type Server struct {
 	Port int
 	Addr string
 	Dir  string
-	cmd  *exec.Cmd
+	p    *proc.Proc
 	log  *os.File
-	done chan struct{}
-}
-
-// FreePort returns a loopback port in [20000, 45000) that is free, with
-// port+10000 free too (the Disque bus port), as decision 11 asks.
-func FreePort() (int, error) {
-	for range 500 {
-		p := 20000 + rand.IntN(25000)
-		if portFree(p) && portFree(p+10000) {
-			return p, nil
-		}
-	}
-	return 0, errors.New("no free port pair found")
-}
-
-func portFree(p int) bool {
-	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-	if err != nil {
-		return false
-	}
-	_ = l.Close()
-	return true
 }
 
 // StartDisq starts disq-server on a free loopback port, working and
@@ -81,7 +57,8 @@ func startServer(ctx context.Context, name, bin, dir string, args func(port int)
 	}
 	var lastErr error
 	for range 5 {
-		port, err := FreePort()
+		// Free with port+10000 too (the Disque bus port), as decision 11 asks.
+		port, err := proc.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -99,82 +76,40 @@ func (s *Server) start(ctx context.Context, bin string, args []string) error {
 		return err
 	}
 	s.log = f
-	s.cmd = exec.Command(bin, args...)
-	s.cmd.Dir = s.Dir
-	s.cmd.Stdout, s.cmd.Stderr = f, f
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = s.Dir
+	cmd.Stdout, cmd.Stderr = f, f
 	// The kernel kills the server if this process dies without stopping it.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if s.p, err = proc.Start(cmd); err != nil {
 		f.Close()
 		return err
 	}
-	s.done = make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(s.done) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.done:
-			return fmt.Errorf("%s exited: %s", s.Name, s.LogTail(10))
-		case <-ctx.Done():
-			s.Stop()
+	// Up at PING: +PONG, or -NOAUTH from a server with a password.
+	if err := s.p.WaitUp(ctx, s.Addr, 20*time.Second); err != nil {
+		s.Stop()
+		if ctx.Err() != nil {
 			return ctx.Err()
-		default:
 		}
-		if pingOK(s.Addr) {
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
+		return fmt.Errorf("%s %w: %s", s.Name, err, s.LogTail(10))
 	}
-	s.Stop()
-	return fmt.Errorf("%s did not answer PING: %s", s.Name, s.LogTail(10))
-}
-
-func pingOK(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return false
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	// +PONG, or -NOAUTH from a server with a password: it is up either way.
-	return err == nil && (strings.HasPrefix(line, "+PONG") || strings.HasPrefix(line, "-NOAUTH"))
+	return nil
 }
 
 // Stop sends SIGTERM and waits (SIGKILL after 10 s). It is safe to call
 // more than once.
 func (s *Server) Stop() {
-	if s == nil || s.cmd == nil || s.cmd.Process == nil {
+	if s == nil || s.p == nil {
 		return
 	}
-	select {
-	case <-s.done:
-	default:
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(10 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
-	}
+	s.p.Stop()
 	if s.log != nil {
 		s.log.Close()
 	}
 }
 
 // Exited reports whether the process has ended.
-func (s *Server) Exited() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
-	}
-}
+func (s *Server) Exited() bool { return s.p.Exited() }
 
 // LogTail returns the last n lines the server logged.
 func (s *Server) LogTail(n int) string {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"disq/internal/proc"
 	"disq/internal/testclient"
 	"disq/internal/testserver"
 	"disq/netpoll/resp"
@@ -354,12 +355,12 @@ func TestConfigGetSet(t *testing.T) {
 // confServer starts a server from a config file in dir holding text plus
 // the harness's port/bind/dir lines at the top; it returns the server and
 // the file's path.
-func confServer(t *testing.T, dir, body string) (*proc, string) {
+func confServer(t *testing.T, dir, body string) (*testserver.Server, string) {
 	t.Helper()
 	port := testserver.FreePort(t)
 	text := "# disq test configuration\n# keep this comment\n\nport " + strconv.Itoa(port) + "\nbind 127.0.0.1\ndir " + dir + "\n" + body
 	path := writeFile(t, dir, "disq.conf", text)
-	return startProc(t, dir, port, "", path), path
+	return testserver.StartArgs(t, dir, port, path), path
 }
 
 // TestConfigRewrite covers CONFIG REWRITE (commands.md 5.5): comments,
@@ -489,7 +490,7 @@ func TestConfigRewrite(t *testing.T) {
 		c.ExpectClosed(10*time.Second, "DEBUG RESTART")
 		var d *testclient.Conn
 		testclient.Eventually(t, 20*time.Second, "the server to come back after DEBUG RESTART", func() bool {
-			if !up(srv.Addr) {
+			if !proc.Up(srv.Addr) {
 				return false
 			}
 			d = testclient.Dial(t, srv.Addr)
@@ -532,7 +533,7 @@ func TestConfigStdin(t *testing.T) {
 	dir := t.TempDir()
 	port := testserver.FreePort(t)
 	stdin := "# from stdin\nport " + strconv.Itoa(port) + "\nbind 127.0.0.1\ndir " + dir + "\nhz 19\nmaxclients 77\n"
-	srv := startProc(t, dir, port, stdin, "-", "--maxclients", "123")
+	srv := testserver.StartArgsStdin(t, dir, port, stdin, "-", "--maxclients", "123")
 	c := testclient.Dial(t, srv.Addr)
 	for k, want := range map[string]string{"hz": "19", "maxclients": "123", "port": strconv.Itoa(port)} {
 		if got := configGet(t, c, k); got != want {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"disq/internal/proc"
 	"disq/internal/testclient"
 	"disq/netpoll/resp"
 )
@@ -182,7 +183,7 @@ func TestDebug(t *testing.T) {
 		c.ExpectClosed(10*time.Second, "DEBUG RESTART")
 		var d *testclient.Conn
 		testclient.Eventually(t, 20*time.Second, "the server to answer again after DEBUG RESTART", func() bool {
-			if !up(srv.Addr) {
+			if !proc.Up(srv.Addr) {
 				return false
 			}
 			d = testclient.Dial(t, srv.Addr)
@@ -204,7 +205,7 @@ func TestDebug(t *testing.T) {
 		d.Send("DEBUG", "RESTART", "300")
 		d.ExpectClosed(10*time.Second, "DEBUG RESTART 300")
 		testclient.Eventually(t, 20*time.Second, "the server to answer again after DEBUG RESTART 300", func() bool {
-			if !up(srv.Addr) {
+			if !proc.Up(srv.Addr) {
 				return false
 			}
 			return testclient.Dial(t, srv.Addr).Info("server")["run_id"] != runID
@@ -237,7 +238,7 @@ func TestShutdown(t *testing.T) {
 	}
 	testclient.Eventually(t, 10*time.Second, "the server process to exit after SHUTDOWN", srv.Exited)
 	other.ExpectClosed(5*time.Second, "another client when the server shuts down")
-	if up(srv.Addr) {
+	if proc.Up(srv.Addr) {
 		t.Errorf("server still answers PING after SHUTDOWN")
 	}
 }

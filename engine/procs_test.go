@@ -1,20 +1,12 @@
 package engine_test
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	"errors"
-	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,143 +16,9 @@ import (
 )
 
 // Helpers for the tests of issue 3 (server administration, configuration,
-// scans): a launcher for servers started from a config file or stdin (the
-// harness always passes directives on the command line, so the config file
-// cannot be its first argument), a runner for startup failures, a
-// goroutine-safe raw client and scan helpers.
-
-// proc is a disq-server started with explicit arguments (typically a config
-// file first) and an optional stdin.
-type proc struct {
-	t     *testing.T
-	Dir   string
-	Port  int
-	Addr  string
-	args  []string
-	stdin string
-	cmd   *exec.Cmd
-	out   *syncBuf
-	done  chan struct{}
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// startProc starts the server in dir with args; port must be the port the
-// arguments make it listen on (127.0.0.1). It is stopped when the test ends.
-func startProc(t *testing.T, dir string, port int, stdin string, args ...string) *proc {
-	t.Helper()
-	p := &proc{t: t, Dir: dir, Port: port, Addr: "127.0.0.1:" + strconv.Itoa(port), args: args, stdin: stdin}
-	if err := p.start(); err != nil {
-		t.Fatalf("start disq-server %s: %v", strings.Join(args, " "), err)
-	}
-	t.Cleanup(p.Stop)
-	return p
-}
-
-func (p *proc) start() error {
-	p.out = &syncBuf{}
-	args := p.args
-	if !strings.Contains(strings.Join(args, " "), "admin-port") {
-		// The admin API's default port (7710) is one for the whole machine.
-		args = append(append([]string(nil), args...), "--admin-port", "0")
-	}
-	p.cmd = exec.Command(testserver.Binary(p.t), args...)
-	p.cmd.Dir = p.Dir
-	p.cmd.Stdout = p.out
-	p.cmd.Stderr = p.out
-	if p.stdin != "" {
-		p.cmd.Stdin = strings.NewReader(p.stdin)
-	}
-	if err := p.cmd.Start(); err != nil {
-		return err
-	}
-	p.done = make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.done:
-			return fmt.Errorf("server exited: %s", p.out.String())
-		default:
-		}
-		if up(p.Addr) {
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	p.Kill()
-	return fmt.Errorf("server did not answer PING: %s", p.out.String())
-}
-
-// up reports whether a server answers PING at addr (+PONG, or -NOAUTH when
-// it has a password).
-func up(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return false
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return err == nil && (strings.HasPrefix(line, "+PONG") || strings.HasPrefix(line, "-NOAUTH"))
-}
-
-// Stop sends SIGTERM and waits (SIGKILL after 10 s).
-func (p *proc) Stop() {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		p.Kill()
-	}
-}
-
-// Kill sends SIGKILL and waits.
-func (p *proc) Kill() {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.done
-}
-
-// Restart stops the server and starts it again with the same arguments.
-func (p *proc) Restart() {
-	p.t.Helper()
-	p.Stop()
-	if err := p.start(); err != nil {
-		p.t.Fatalf("restart: %v", err)
-	}
-}
-
-// Log returns what the server printed.
-func (p *proc) Log() string { return p.out.String() }
+// scans): a runner for startup failures, a goroutine-safe raw client and
+// scan helpers. Servers started from a config file or stdin are
+// testserver.StartArgsStdin's.
 
 // runFails runs the server binary in dir with args (and stdin when not
 // empty), expecting it to refuse to start: it returns the exit code and
@@ -168,29 +26,12 @@ func (p *proc) Log() string { return p.out.String() }
 // test fails.
 func runFails(t *testing.T, dir, stdin string, args ...string) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, testserver.Binary(t), args...)
-	cmd.Dir = dir
-	var out syncBuf
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	err := cmd.Run()
-	if ctx.Err() != nil {
+	r := testserver.RunExpectExitStdin(t, dir, 10*time.Second, stdin, args...)
+	if r.TimedOut {
 		t.Fatalf("disq-server %s: still running after 10 s; want it to refuse the configuration\n%s",
-			strings.Join(args, " "), out.String())
+			strings.Join(args, " "), r.Output)
 	}
-	var ee *exec.ExitError
-	if err == nil {
-		return 0, out.String()
-	}
-	if errors.As(err, &ee) {
-		return ee.ExitCode(), out.String()
-	}
-	t.Fatalf("disq-server %s: %v", strings.Join(args, " "), err)
-	return -1, ""
+	return r.ExitCode, r.Output
 }
 
 // writeFile writes a file and returns its path.

@@ -187,7 +187,7 @@ func TestStartupConfig(t *testing.T) {
 		port := testserver.FreePort(t)
 		path := writeFile(t, dir, "disq.conf", "port 1\nbind 127.0.0.1\ndir "+dir+"\nhz 11\nmaxclients 50\nmaxmemory 10mb\n")
 		// Options come after the file and win; several values per option.
-		srv := startProc(t, dir, port, "", path, "--port", strconv.Itoa(port), "--hz", "12",
+		srv := testserver.StartArgs(t, dir, port, path, "--port", strconv.Itoa(port), "--hz", "12",
 			"--client-output-buffer-limit", "normal", "1mb", "0", "0", "--maxmemory", "20MB")
 		c := testclient.Dial(t, srv.Addr)
 		for k, want := range map[string]string{"port": strconv.Itoa(port), "hz": "12", "maxclients": "50",

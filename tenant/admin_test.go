@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"disq/internal/promtext"
 )
 
 // fakeBackend is the engine side of the admin API in tests.
@@ -447,7 +449,7 @@ func TestAdminMetricsParse(t *testing.T) {
 		if r.status != 200 {
 			t.Fatal(r.status)
 		}
-		m, err := parseProm(string(r.body))
+		m, err := promtext.Parse(string(r.body))
 		if err != nil {
 			t.Fatalf("metrics do not parse: %v", err)
 		}
@@ -565,7 +567,7 @@ func TestQueueSeriesCap(t *testing.T) {
 	scrape := func() []string {
 		var b bytes.Buffer
 		r.WritePrometheus(&b)
-		m, err := parseProm(b.String())
+		m, err := promtext.Parse(b.String())
 		noErr(t, err)
 		var qs []string
 		for k := range m {
@@ -793,7 +795,7 @@ func TestAdminConcurrentWithLoad(t *testing.T) {
 			t.Fatalf("%s %s: %d %s", req.Method, req.URL, res.StatusCode, body)
 		}
 		if i%4 == 1 {
-			if _, err := parseProm(string(body)); err != nil {
+			if _, err := promtext.Parse(string(body)); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"disq/internal/promtext"
 	"disq/internal/testclient"
 	"disq/internal/testserver"
 	"disq/netpoll/resp"
@@ -277,7 +278,7 @@ func (e *env) metrics() map[string]float64 {
 	if ct := h.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
 		e.t.Errorf("GET /metrics: Content-Type %q; want text/plain", ct)
 	}
-	m, err := parseProm(string(data))
+	m, err := promtext.Parse(string(data))
 	if err != nil {
 		e.t.Fatalf("GET /metrics does not parse: %v", err)
 	}

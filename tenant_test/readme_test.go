@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"disq/internal/promtext"
 )
 
 // TestReadmeExample: the operator flow of the README with the real
@@ -87,7 +89,7 @@ func TestReadmeExample(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("disq-admin metrics: exit %d\n%s", code, out)
 	}
-	pm, err := parseProm(out)
+	pm, err := promtext.Parse(out)
 	if err != nil {
 		t.Fatalf("disq-admin metrics output does not parse: %v", err)
 	}

@@ -64,9 +64,7 @@ func (c *Conn) ExpectSilent(d time.Duration, what string) {
 // and the final error: io.EOF or a reset for a closed connection, a timeout
 // error otherwise.
 func (c *Conn) ReadClosed(d time.Duration) ([]byte, error) {
-	var out []byte
-	out = append(out, c.buf[c.off:]...)
-	c.buf, c.off = c.buf[:0], 0
+	out := c.rd.Take()
 	deadline := time.Now().Add(d)
 	_ = c.c.SetReadDeadline(deadline)
 	var tmp [64 << 10]byte

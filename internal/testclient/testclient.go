@@ -11,15 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"disq/internal/respread"
 	"disq/netpoll/resp"
 )
 
 // Conn is one client connection.
 type Conn struct {
-	t   testing.TB
-	c   net.Conn
-	buf []byte
-	off int
+	t  testing.TB
+	c  net.Conn
+	rd respread.Reader
 }
 
 // Dial connects to addr; the connection is closed when the test ends.
@@ -67,48 +67,8 @@ func (c *Conn) Read() resp.Reply {
 
 // ReadTimeout reads one reply or fails after d.
 func (c *Conn) ReadTimeout(d time.Duration) (resp.Reply, error) {
-	deadline := time.Now().Add(d)
-	for {
-		if c.off < len(c.buf) {
-			r, n, err := resp.ReadReply(c.buf[c.off:])
-			if err != nil {
-				return resp.Reply{}, err
-			}
-			if n > 0 {
-				// Copy: later reads reuse the buffer.
-				r = clone(r)
-				c.off += n
-				if c.off == len(c.buf) {
-					c.buf, c.off = c.buf[:0], 0
-				}
-				return r, nil
-			}
-		}
-		_ = c.c.SetReadDeadline(deadline)
-		var tmp [64 << 10]byte
-		n, err := c.c.Read(tmp[:])
-		if n > 0 {
-			c.buf = append(c.buf, tmp[:n]...)
-			continue
-		}
-		if err != nil {
-			return resp.Reply{}, err
-		}
-	}
-}
-
-func clone(r resp.Reply) resp.Reply {
-	if r.Str != nil {
-		r.Str = append([]byte{}, r.Str...)
-	}
-	if r.Elems != nil {
-		e := make([]resp.Reply, len(r.Elems))
-		for i := range r.Elems {
-			e[i] = clone(r.Elems[i])
-		}
-		r.Elems = e
-	}
-	return r
+	_ = c.c.SetReadDeadline(time.Now().Add(d))
+	return c.rd.Read(c.c)
 }
 
 // Do sends a command and returns its reply.

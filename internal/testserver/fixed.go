@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"disq/internal/proc"
 )
 
 // Helpers for tests that restart servers from their own files: a server on
@@ -33,10 +35,16 @@ func StartPort(t testing.TB, dir string, port int, directives ...string) *Server
 // working in dir, which must make it listen on 127.0.0.1:port.
 func StartArgs(t testing.TB, dir string, port int, args ...string) *Server {
 	t.Helper()
-	if !strings.Contains(strings.Join(args, " "), "admin-port") {
-		args = append(append([]string(nil), args...), "--admin-port", "0")
-	}
-	s := &Server{t: t, Dir: dir, Port: port, Addr: "127.0.0.1:" + strconv.Itoa(port), args: args}
+	return StartArgsStdin(t, dir, port, "", args...)
+}
+
+// StartArgsStdin is StartArgs with stdin (when not empty) as the server's
+// standard input, at every start (for "disq-server -", the configuration
+// read from stdin).
+func StartArgsStdin(t testing.TB, dir string, port int, stdin string, args ...string) *Server {
+	t.Helper()
+	args = withAdminPort(args)
+	s := &Server{t: t, Dir: dir, Port: port, Addr: "127.0.0.1:" + strconv.Itoa(port), args: args, stdin: stdin}
 	if err := s.start(); err != nil {
 		t.Fatalf("start disq-server %s: %v", strings.Join(args, " "), err)
 	}
@@ -49,29 +57,22 @@ func StartArgs(t testing.TB, dir string, port int, args ...string) *Server {
 // failing the test (safe to call from several goroutines for different
 // servers).
 func (s *Server) Start() error {
-	if s.cmd != nil && !s.Exited() {
+	if s.p != nil && !s.Exited() {
 		return errors.New("the server is still running")
 	}
 	return s.start()
 }
 
 // Wait waits up to d for the process to exit and reports whether it did.
-func (s *Server) Wait(d time.Duration) bool {
-	select {
-	case <-s.done:
-		return true
-	case <-time.After(d):
-		return false
-	}
-}
+func (s *Server) Wait(d time.Duration) bool { return s.p.Wait(d) }
 
 // ExitCode returns the exit status of an exited process (-1 if killed by a
 // signal or still running).
 func (s *Server) ExitCode() int {
-	if !s.Exited() || s.cmd.ProcessState == nil {
+	if !s.Exited() {
 		return -1
 	}
-	return s.cmd.ProcessState.ExitCode()
+	return s.p.Cmd.ProcessState.ExitCode()
 }
 
 // RunResult is the outcome of a server run expected to end by itself.
@@ -87,26 +88,33 @@ type RunResult struct {
 // args mention admin-port.
 func RunExpectExit(t testing.TB, dir string, d time.Duration, args ...string) RunResult {
 	t.Helper()
-	if !strings.Contains(strings.Join(args, " "), "admin-port") {
-		args = append(append([]string(nil), args...), "--admin-port", "0")
-	}
+	return RunExpectExitStdin(t, dir, d, "", args...)
+}
+
+// RunExpectExitStdin is RunExpectExit with stdin (when not empty) as the
+// server's standard input.
+func RunExpectExitStdin(t testing.TB, dir string, d time.Duration, stdin string, args ...string) RunResult {
+	t.Helper()
 	out := &lockedBuffer{}
-	cmd := exec.Command(Binary(t), args...)
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
+	p, err := proc.Start(command(t, dir, out, stdin, withAdminPort(args)))
+	if err != nil {
 		t.Fatalf("start disq-server: %v", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-		return RunResult{Output: out.String(), ExitCode: cmd.ProcessState.ExitCode()}
-	case <-time.After(d):
-		_ = cmd.Process.Kill()
-		<-done
+	if !p.Wait(d) {
+		p.Kill()
 		return RunResult{Output: out.String(), ExitCode: -1, TimedOut: true}
 	}
+	return RunResult{Output: out.String(), ExitCode: p.Cmd.ProcessState.ExitCode()}
+}
+
+// withAdminPort appends "--admin-port 0" to args unless they mention
+// admin-port: the admin API's default port (7710) is one for the whole
+// machine.
+func withAdminPort(args []string) []string {
+	if strings.Contains(strings.Join(args, " "), "admin-port") {
+		return args
+	}
+	return append(append([]string(nil), args...), "--admin-port", "0")
 }
 
 var (

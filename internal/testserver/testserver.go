@@ -6,11 +6,9 @@
 package testserver
 
 import (
-	"bufio"
 	"bytes"
+	"context"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,9 +16,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"disq/internal/proc"
 )
 
 var (
@@ -64,37 +63,25 @@ func moduleRoot() string {
 
 // Server is a running disq-server process.
 type Server struct {
-	t    testing.TB
-	Port int
-	Addr string // 127.0.0.1:port
-	Dir  string
-	args []string
-	cmd  *exec.Cmd
-	log  *lockedBuffer
-	done chan struct{}
+	t     testing.TB
+	Port  int
+	Addr  string // 127.0.0.1:port
+	Dir   string
+	args  []string
+	stdin string // fed to every start when not empty
+	p     *proc.Proc
+	log   *lockedBuffer
 }
 
 // FreePort returns a port in [20000, 45000) that is free, with port+10000
 // free too.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	for i := 0; i < 200; i++ {
-		p := 20000 + rand.IntN(25000)
-		if free(p) && free(p+10000) {
-			return p
-		}
-	}
-	t.Fatal("no free port pair found")
-	return 0
-}
-
-func free(p int) bool {
-	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+	p, err := proc.FreePort()
 	if err != nil {
-		return false
+		t.Fatal(err)
 	}
-	_ = l.Close()
-	return true
+	return p
 }
 
 // Start starts a server with extra directives ("--name", "value", ...),
@@ -121,45 +108,32 @@ func StartIn(t testing.TB, dir string, directives ...string) *Server {
 	return nil
 }
 
-func (s *Server) start() error {
-	s.log = &lockedBuffer{}
-	s.cmd = exec.Command(Binary(s.t), s.args...)
-	s.cmd.Dir = s.Dir
-	s.cmd.Stdout = s.log
-	s.cmd.Stderr = s.log
-	if err := s.cmd.Start(); err != nil {
-		return err
+// command returns the disq-server command for args in dir, its output to
+// out and stdin (when not empty) as its standard input.
+func command(t testing.TB, dir string, out *lockedBuffer, stdin string, args []string) *exec.Cmd {
+	cmd := exec.Command(Binary(t), args...)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = out, out
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
 	}
-	s.done = make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(s.done) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.done:
-			return fmt.Errorf("server exited: %s", s.log.String())
-		default:
-		}
-		if ping(s.Addr) {
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	s.Kill()
-	return fmt.Errorf("server did not answer PING: %s", s.log.String())
+	return cmd
 }
 
-func ping(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+// start starts the process and waits until it answers PING (+PONG, or
+// -NOAUTH when it has a password).
+func (s *Server) start() error {
+	s.log = &lockedBuffer{}
+	p, err := proc.Start(command(s.t, s.Dir, s.log, s.stdin, s.args))
+	s.p = p
 	if err != nil {
-		return false
+		return err
 	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return false
+	if err := p.WaitUp(context.Background(), s.Addr, 20*time.Second); err != nil {
+		p.Kill()
+		return fmt.Errorf("server %w: %s", err, s.log.String())
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return err == nil && strings.HasPrefix(line, "+PONG")
+	return nil
 }
 
 // Restart stops the server (SIGTERM) and starts it again with the same
@@ -173,44 +147,16 @@ func (s *Server) Restart() {
 }
 
 // Stop sends SIGTERM and waits (SIGKILL after 10 s).
-func (s *Server) Stop() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		s.Kill()
-	}
-}
+func (s *Server) Stop() { s.p.Stop() }
 
 // Kill sends SIGKILL and waits.
-func (s *Server) Kill() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	<-s.done
-}
+func (s *Server) Kill() { s.p.Kill() }
 
 // Exited reports whether the process has ended.
-func (s *Server) Exited() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
-	}
-}
+func (s *Server) Exited() bool { return s.p.Exited() }
 
 // Pid returns the process ID.
-func (s *Server) Pid() int { return s.cmd.Process.Pid }
+func (s *Server) Pid() int { return s.p.Cmd.Process.Pid }
 
 // Log returns everything the server printed so far.
 func (s *Server) Log() string { return s.log.String() }
