@@ -352,6 +352,7 @@ type cycler struct {
 	acked int64
 	bs    [1]*Batch
 	dst   []*ReplyBatch
+	wait  func() // nil: replies are there after Step (no log)
 }
 
 const (
@@ -399,6 +400,9 @@ func (c *cycler) step() {
 	c.bs[0] = b
 	c.s.Step(c.bs[:], c.now)
 	c.bs[0] = nil
+	if c.wait != nil {
+		c.wait()
+	}
 	c.dst = c.rq.Take(c.dst[:0])
 	for _, rb := range c.dst {
 		for k := range rb.Items {

@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"disq/engine/aof"
@@ -83,42 +84,75 @@ func (s *Shard) flushLog() bool {
 		s.sendHeld()
 		return false
 	}
-	recs := append([]byte(nil), s.logBuf...)
-	n := s.logN
+	lb := getLogBatch()
+	lb.b.Producer, lb.b.Count = s.cfg.Index, s.logN
+	lb.b.Records = append(lb.b.Records[:0], s.logBuf...)
 	s.logBuf, s.logN = s.logBuf[:0], 0
 	// Take the step's replies and held bus messages; they leave when the
 	// batch is durable (on the writer's goroutine).
-	var out []outbox
 	for i := range s.out {
 		if s.out[i].b != nil {
-			out = append(out, s.out[i])
+			lb.out = append(lb.out, s.out[i])
 			s.out[i].b = nil
 		}
 	}
-	held := s.heldBus
-	s.heldBus = nil
-	bus := s.cfg.Bus
-	w.Append(&aof.Batch{Producer: s.cfg.Index, Records: recs, Count: n, OnDurable: func(err error) {
-		for _, o := range out {
-			if err != nil {
-				// Not durable: the clients are told so instead of being
-				// acknowledged (the writer keeps retrying the data).
-				for k := range o.b.Items {
-					it := &o.b.Items[k]
-					it.Code, it.Start = ErrMisconf, uint32(len(o.b.Data))
-					o.b.Data = append(o.b.Data, err.Error()...)
-					it.End = uint32(len(o.b.Data))
-				}
-			}
-			o.rq.Push(o.b)
-		}
-		if err == nil && bus != nil {
-			for _, m := range held {
-				bus.Send(m.to, m.msg)
-			}
-		}
-	}})
+	lb.held = append(lb.held, s.heldBus...)
+	clear(s.heldBus)
+	s.heldBus = s.heldBus[:0]
+	lb.bus = s.cfg.Bus
+	w.Append(&lb.b)
 	return true
+}
+
+// logBatch is one step's records with the replies and bus messages they
+// hold back; pooled (the writer gives a Batch back when it calls
+// OnDurable), so a step costs no allocation for its log hand-off.
+type logBatch struct {
+	b    aof.Batch
+	out  []outbox
+	held []heldMsg
+	bus  Bus
+}
+
+var logBatchPool sync.Pool
+
+func getLogBatch() *logBatch {
+	if lb, ok := logBatchPool.Get().(*logBatch); ok {
+		return lb
+	}
+	lb := &logBatch{}
+	lb.b.OnDurable = lb.durable
+	return lb
+}
+
+// durable runs on the writer's goroutine once the records are durable (err
+// nil) or cannot be written.
+func (lb *logBatch) durable(err error) {
+	for _, o := range lb.out {
+		if err != nil {
+			// Not durable: the clients are told so instead of being
+			// acknowledged (the writer keeps retrying the data).
+			for k := range o.b.Items {
+				it := &o.b.Items[k]
+				it.Code, it.Start = ErrMisconf, uint32(len(o.b.Data))
+				o.b.Data = append(o.b.Data, err.Error()...)
+				it.End = uint32(len(o.b.Data))
+			}
+		}
+		o.rq.Push(o.b)
+	}
+	if err == nil && lb.bus != nil {
+		for _, m := range lb.held {
+			lb.bus.Send(m.to, m.msg)
+		}
+	}
+	clear(lb.out)
+	clear(lb.held)
+	lb.out, lb.held, lb.bus = lb.out[:0], lb.held[:0], nil
+	if cap(lb.b.Records) > 1<<20 {
+		lb.b.Records = nil // a burst: do not keep its buffer
+	}
+	logBatchPool.Put(lb)
 }
 
 // heldMsg is a bus message sent only once the step's records are durable.
