@@ -100,7 +100,7 @@ func (s *Shard) flushLog() bool {
 	clear(s.heldBus)
 	s.heldBus = s.heldBus[:0]
 	lb.bus = s.cfg.Bus
-	w.Append(&lb.b)
+	w.AppendNow(&lb.b) // written here when the writer is idle (not under always)
 	return true
 }
 

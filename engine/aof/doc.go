@@ -144,7 +144,10 @@
 //     holding a job (the creator after replication or at once, a replica
 //     when it accepts a copy), AppendDelJob when it acks or removes an
 //     active/queued job. At the end of the pass it calls
-//     w.Append(&Batch{Producer: shardIndex, Records, Count, OnDurable}) and
+//     w.AppendNow(&Batch{Producer: shardIndex, Records, Count, OnDurable})
+//     (Append that, under everysec and no with an idle writer, writes on
+//     the shard's goroutine and calls back before it returns: no goroutine
+//     hand-off; the writer's mutex keeps one writer at a time) and
 //     holds back the replies of the ADDJOB/ACKJOB... commands of that pass
 //     until OnDurable: nil sends them, an error sends -MISCONF instead (the
 //     change stays in memory; the data is retried). Under everysec and no

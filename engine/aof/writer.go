@@ -174,8 +174,11 @@ type Writer struct {
 	done      chan struct{}
 	closeErr  error
 
-	// Writer goroutine state.
-	f         File // nil: waiting for the first rewrite
+	// Writer state: the writer goroutine's, or AppendNow's caller's while
+	// it holds wmu (the goroutine holds wmu whenever it works).
+	wmu       sync.Mutex
+	inl       []item // AppendNow's group
+	f         File   // nil: waiting for the first rewrite
 	size      int64
 	alloc     int64 // the file's length: size plus preallocated zeros
 	prealloc  int64 // chunk (0: off)
@@ -519,12 +522,19 @@ func (w *Writer) run() {
 		select {
 		case <-w.sig:
 		case <-tick.C:
+			w.wmu.Lock()
 			w.tick()
+			w.wmu.Unlock()
 		case r := <-w.syncDone:
+			w.wmu.Lock()
 			w.syncFinished(r)
+			w.wmu.Unlock()
 		case r := <-w.rwDone:
+			w.wmu.Lock()
 			w.rewriteReported(r)
+			w.wmu.Unlock()
 		}
+		w.wmu.Lock()
 		var closed bool
 		items, closed = w.take(items)
 		if len(items) > 0 {
@@ -535,10 +545,56 @@ func (w *Writer) run() {
 			// Close marks the queue closed under the lock, so this take
 			// got the last items.
 			w.shutdown()
+			w.wmu.Unlock()
 			return
 		}
+		w.wmu.Unlock()
 	}
 }
+
+// AppendNow is Append that writes on the calling goroutine when that is
+// cheap and safe: the policy is not always (no fsync wait), the writer
+// goroutine is idle (wmu is free), no rewrite runs, no error is pending and
+// only batches are queued. It then writes what was queued and b with one
+// write(2) and calls the callbacks before it returns, sparing the producer
+// (a shard step, possibly on an event loop) two goroutine hand-offs; the
+// file order is the queue order as with Append. Otherwise it is Append.
+func (w *Writer) AppendNow(b *Batch) {
+	if Fsync(w.policy.Load()) == FsyncAlways || w.rewriting.Load() || !w.wmu.TryLock() {
+		w.Append(b)
+		return
+	}
+	if w.f == nil || w.errState != nil || w.rw != nil || w.syncing && w.synced < w.size-int64(maxInlineLag) {
+		w.wmu.Unlock()
+		w.Append(b)
+		return
+	}
+	w.mu.Lock()
+	ok := !w.closed
+	for i := range w.q {
+		ok = ok && w.q[i].kind == kAppend
+	}
+	if !ok {
+		w.mu.Unlock()
+		w.wmu.Unlock()
+		w.Append(b)
+		return
+	}
+	items := append(w.inl[:0], w.q...)
+	clear(w.q)
+	w.q = w.q[:0]
+	w.mu.Unlock()
+	w.st.pending.Add(int64(len(b.Records)))
+	items = append(items, item{kind: kAppend, b: b, producer: b.Producer})
+	w.process(items)
+	clear(items)
+	w.inl = items[:0]
+	w.wmu.Unlock()
+}
+
+// maxInlineLag bounds how far writes may run ahead of a background fsync
+// on producers' goroutines; past it they queue for the writer goroutine.
+const maxInlineLag = 64 << 20
 
 // process handles one group: everything taken from the queue in one go is
 // written with one write(2) and, under always, made durable by one fsync.
