@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# scripts/aof-bench.sh [rounds] [jobs]: ADDJOB -c 50 -P 16 (20-byte bodies) on one
+# disq node in memory, with appendonly yes + everysec and + always, and Redis
+# LPUSH in memory and with appendonly yes + appendfsync always; same tool
+# (disq-bench), rounds interleaved, a fresh server per run. Prints per run:
+# label jobs/s p50_ms p99_ms errors bytes_per_job(dir, after a clean stop) server_cpu_us_per_job
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-5}; n=${2:-500000}
+make -s build
+out=${OUT:-/tmp/aof-bench.results}; : >"$out"
+cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+tck=$(getconf CLK_TCK)
+port=27811
+wait_up() { for i in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.05; done; echo "not up" >&2; exit 1; }
+run() { # label kind(disq|redis) flags...
+  local label=$1 kind=$2; shift 2
+  local dir; dir=$(mktemp -d /tmp/aofbench.XXXXXX)
+  if [ "$kind" = disq ]; then
+    ./bin/disq-server --port $port --bind 127.0.0.1 --dir "$dir" --admin-port 0 "$@" >"$dir/log" 2>&1 &
+  else
+    redis-server --port $port --bind 127.0.0.1 --dir "$dir" --save "" "$@" >"$dir/log" 2>&1 &
+  fi
+  local pid=$!
+  wait_up $port
+  local c0 c1 line
+  c0=$(cpu $pid)
+  if [ "$kind" = disq ]; then
+    line=$(./bin/disq-bench produce -p $port -c 50 -P 16 -n "$n" -d 20 --cleanup=false --csv --csv-header=false --progress never)
+  else
+    line=$(./bin/disq-bench produce --target redis -p $port -c 50 -P 16 -n "$n" -d 20 --cleanup=false --csv --csv-header=false --progress never)
+  fi
+  c1=$(cpu $pid)
+  kill $pid; wait $pid 2>/dev/null || true # a clean stop (cuts disq's preallocated log space)
+  local bytes; bytes=$(du -sb --exclude=log --exclude='nodes.conf*' "$dir" | cut -f1)
+  rm -rf "$dir"
+  # ops_per_sec is field 15, errors 16, p50 18, p99 20
+  echo "$line" | awk -F, -v l="$label" -v b="$bytes" -v n="$n" -v c=$((c1-c0)) -v t="$tck" \
+    '{printf "%s %s %s %s %s %.1f %.2f\n", l, $15, $18, $20, $16, b/n, c*1e6/t/n}' | tee -a "$out"
+}
+for r in $(seq "$rounds"); do
+  echo "# round $r (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+  run disq-mem      disq
+  run disq-everysec disq --appendonly yes --appendfsync everysec
+  run disq-always   disq --appendonly yes --appendfsync always
+  run redis-mem     redis --appendonly no
+  run redis-always  redis --appendonly yes --appendfsync always
+done
+# Medians per configuration and the ratios the issue asks for.
+echo
+echo "medians over $rounds rounds (jobs/s, p50 ms, p99 ms, bytes/job, server CPU us/job):"
+med() { awk -v l="$1" -v k="$2" '$1==l {print $k}' "$out" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+for l in disq-mem disq-everysec disq-always redis-mem redis-always; do
+  printf "%-14s jobs/s %9s  p50 %6s  p99 %7s  bytes/job %6s  cpu_us/job %5s\n" $l "$(med $l 2)" "$(med $l 3)" "$(med $l 4)" "$(med $l 6)" "$(med $l 7)"
+done
+awk 'function med(arr, n,   i, j, t) { for (i=1;i<=n;i++) for (j=i+1;j<=n;j++) if (arr[j]<arr[i]) {t=arr[i];arr[i]=arr[j];arr[j]=t}; return arr[int((n+1)/2)] }
+  /^disq-mem / {m[++nm]=$2} /^disq-everysec / {e[++ne]=$2} /^disq-always / {a[++na]=$2} /^redis-mem / {rm[++nr]=$2} /^redis-always / {ra[++nra]=$2}
+  END { for (i=1;i<=nm;i++) {re[i]=e[i]/m[i]; rA[i]=a[i]/m[i]; rR[i]=ra[i]/rm[i]; dr[i]=a[i]/ra[i]}
+        printf "ratios (median of per-round ratios): everysec/mem %.2f  always/mem %.2f  redis always/mem %.2f  disq always/redis always %.2f\n", med(re,nm), med(rA,nm), med(rR,nm), med(dr,nm) }' "$out"
