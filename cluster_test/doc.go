@@ -6,7 +6,9 @@
 // gossip convergence, FAIL detection and recovery, restarts with the
 // cluster config file, synchronous/asynchronous replication and its errors,
 // pipelined replicated ADDJOBs, requeue de-duplication and counters, ACK
-// garbage collection, federation, leaving nodes, and fault tests (kill -9
+// garbage collection, federation, leaving nodes, tenant definitions
+// reaching every node (admin API changes, a node killed during changes,
+// the tenants-file of the receiving node), and fault tests (kill -9
 // and SIGSTOP of a node under continuous ADDJOB/GETJOB/ACKJOB load) that
 // report delivery counts. There is no non-test code here.
 package cluster_test

@@ -37,9 +37,19 @@ type cluster struct {
 // startNodes starts n unconnected nodes.
 func startNodes(t *testing.T, n int, directives ...string) *cluster {
 	t.Helper()
+	return startNodesEach(t, n, nil, directives...)
+}
+
+// startNodesEach is startNodes with per(i)'s directives added for node i
+// (per may be nil).
+func startNodesEach(t *testing.T, n int, per func(i int) []string, directives ...string) *cluster {
+	t.Helper()
 	c := &cluster{t: t, conns: make([]*testclient.Conn, n), stopped: make([]bool, n), ids: make([]string, n)}
-	args := append([]string{"--cluster-node-timeout", nodeTimeout}, directives...)
 	for i := 0; i < n; i++ {
+		args := append([]string{"--cluster-node-timeout", nodeTimeout}, directives...)
+		if per != nil {
+			args = append(args, per(i)...)
+		}
 		c.nodes = append(c.nodes, testserver.Start(t, args...))
 	}
 	t.Cleanup(func() {
@@ -77,7 +87,13 @@ func startNodes(t *testing.T, n int, directives ...string) *cluster {
 // waits for a full mesh.
 func startCluster(t *testing.T, n int, directives ...string) *cluster {
 	t.Helper()
-	c := startNodes(t, n, directives...)
+	return meetAll(startNodes(t, n, directives...))
+}
+
+// meetAll MEETs every other node from node 0 and waits for a full mesh.
+func meetAll(c *cluster) *cluster {
+	t, n := c.t, len(c.nodes)
+	t.Helper()
 	for i := 1; i < n; i++ {
 		c.cli(0).Expect("+OK", "CLUSTER", "MEET", "127.0.0.1", strconv.Itoa(c.nodes[i].Port))
 	}

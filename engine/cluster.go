@@ -138,8 +138,8 @@ func cmdCluster(s *Session, args [][]byte) {
 }
 
 // BusHandler routes messages from other nodes to the shards that own their
-// jobs or queues. It implements replicate.Handler; its methods run on the
-// bus's goroutines.
+// jobs or queues, and tenant definitions to the tenant sync (tenantsync.go).
+// It implements replicate.Handler; its methods run on the bus's goroutines.
 type BusHandler struct{ E *Engine }
 
 // OnMessages copies each message into a batch for its shard.
@@ -165,6 +165,10 @@ func (h BusHandler) OnMessages(from replicate.NodeID, msgs []replicate.Msg) {
 	for k := range msgs {
 		m := &msgs[k]
 		switch m.Type {
+		case replicate.MsgTenant:
+			if e.tsync != nil {
+				e.tsync.receive(from, m)
+			}
 		case replicate.MsgNeedJobs, replicate.MsgPause:
 			add(shard.Of(shard.Slot(string(m.Tenant), m.Queue), n), m)
 		case replicate.MsgYourJobs:
@@ -189,8 +193,13 @@ func (h BusHandler) OnMessages(from replicate.NodeID, msgs []replicate.Msg) {
 	}
 }
 
-// OnMembership: shards read the newest view at every step.
-func (h BusHandler) OnMembership(*replicate.View) {}
+// OnMembership: shards read the newest view at every step; the tenant sync
+// looks for links that came up.
+func (h BusHandler) OnMembership(*replicate.View) {
+	if h.E != nil && h.E.tsync != nil {
+		h.E.tsync.kick()
+	}
+}
 
 // infoBus is INFO's "# Bus" section: replication batches per peer.
 func (e *Engine) infoBus() [][2]string {

@@ -79,6 +79,8 @@ type Engine struct {
 
 	stopCron chan struct{}
 	cronDone chan struct{}
+
+	tsync *tenantSync // tenant definitions across the cluster (nil for a lone node)
 }
 
 type cmdStat struct {
@@ -136,6 +138,10 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 		}
 	})
 	e.reg.SetQueueStats(e.queueStats)
+	if opts.Cluster != nil {
+		e.tsync = newTenantSync(e, opts.Cluster)
+		e.reg.Watch(e.tsync.watch)
+	}
 	var rid [20]byte
 	_, _ = rand.Read(rid[:])
 	e.runID = hex.EncodeToString(rid[:])
@@ -170,6 +176,9 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 		go s.Run()
 	}
 	go e.cron()
+	if e.tsync != nil {
+		go e.tsync.run()
+	}
 	return e, nil
 }
 
@@ -198,6 +207,9 @@ func (e *Engine) NodeID() string { return e.nodeID }
 func (e *Engine) Close() {
 	close(e.stopCron)
 	<-e.cronDone
+	if e.tsync != nil {
+		e.tsync.close()
+	}
 	for _, s := range e.shards {
 		s.Stop()
 	}

@@ -55,7 +55,24 @@ func sampleMsgs() []Msg {
 		{Type: MsgYourJobs, Jobs: []Job{sampleJob(0x20), sampleJob(0x30)}},
 		{Type: MsgWorking, ID: id},
 		{Type: MsgPause, Tenant: []byte("t"), Queue: []byte("q"), State: 3},
+		{Type: MsgTenant, Tenants: sampleTenantDefs()},
 	}
+}
+
+// sampleTenantDefs returns two TENANT entries with definitions.
+func sampleTenantDefs() []TenantDef {
+	return []TenantDef{
+		{Name: []byte("acme"), Version: 3, Sum: 0x0102030405060708, Def: []byte(`{"name":"acme","version":3}`)},
+		{Name: []byte("beta"), Version: 1 << 40, Sum: 42, Def: []byte(`{"name":"beta","deleted":true}`)},
+	}
+}
+
+// sampleDigest returns a TENANT digest of the names after "a", to the end.
+func sampleDigest() Msg {
+	return Msg{Type: MsgTenant, Flags: MsgDigest | MsgDigestEnd, Tenant: []byte("a"), Tenants: []TenantDef{
+		{Name: []byte("acme"), Version: 3, Sum: 0x0102030405060708},
+		{Name: []byte("beta"), Version: 7, Sum: 1},
+	}}
 }
 
 // golden encodings: changing one is a wire-protocol change (bump
@@ -73,6 +90,7 @@ var goldenMsgs = map[MsgType]string{
 	MsgYourJobs:  "0d0002202122232425262728292a2b2c2d2e2f30313233343536370764656661756c74027131f6a1abfef96280f0b25200c0cf2403010202a0a7aeb5bc838a91989fe6edf4fbc2c9d0d7de25b0b7bea5ac939a81888ff6fde4ebd2d9c0c7ce350568656c6c6f303132333435363738393a3b3c3d3e3f40414243444546470764656661756c74027131f6a1abfef96280f0b25200c0cf2403010202a0a7aeb5bc838a91989fe6edf4fbc2c9d0d7de25b0b7bea5ac939a81888ff6fde4ebd2d9c0c7ce350568656c6c6f",
 	MsgWorking:   "0e00101112131415161718191a1b1c1d1e1f2021222324252627",
 	MsgPause:     "0f000174017103",
+	MsgTenant:    "100000020461636d650301020304050607081b7b226e616d65223a2261636d65222c2276657273696f6e223a337d0462657461808080808020000000000000002a1e7b226e616d65223a2262657461222c2264656c65746564223a747275657d",
 }
 
 const goldenFrame = "0000004201020002f1209045ae5452311a0500101112131415161718191a1b1c1d1e1f20212223242526271a0b00101112131415161718191a1b1c1d1e1f2021222324252627"
@@ -108,6 +126,16 @@ func normalize(m Msg) Msg {
 	if len(m.Queue) == 0 {
 		m.Queue = nil
 	}
+	if len(m.Tenants) == 0 {
+		m.Tenants = nil
+	} else {
+		m.Tenants = append([]TenantDef(nil), m.Tenants...)
+		for i := range m.Tenants {
+			if len(m.Tenants[i].Def) == 0 {
+				m.Tenants[i].Def = nil
+			}
+		}
+	}
 	return m
 }
 
@@ -141,7 +169,7 @@ func goName(t MsgType) string {
 	names := map[MsgType]string{MsgReplJob: "MsgReplJob", MsgGotJob: "MsgGotJob", MsgEnqueue: "MsgEnqueue",
 		MsgQueued: "MsgQueued", MsgSetAck: "MsgSetAck", MsgWillQueue: "MsgWillQueue", MsgGotAck: "MsgGotAck",
 		MsgDelJob: "MsgDelJob", MsgNeedJobs: "MsgNeedJobs", MsgYourJobs: "MsgYourJobs", MsgWorking: "MsgWorking",
-		MsgPause: "MsgPause"}
+		MsgPause: "MsgPause", MsgTenant: "MsgTenant"}
 	return names[t]
 }
 
@@ -311,5 +339,60 @@ func TestNodeIDText(t *testing.T) {
 	}
 	if got := NodeFlags(0).String(); got != "noflags" {
 		t.Fatal(got)
+	}
+}
+
+func TestTenantMsg(t *testing.T) {
+	for _, m := range []Msg{sampleMsgs()[len(sampleMsgs())-1], sampleDigest(),
+		{Type: MsgTenant, Flags: MsgDigest | MsgDigestEnd}, // an empty digest: "I have nothing"
+		{Type: MsgTenant, Flags: MsgDigest, Tenant: []byte("m"), Tenants: []TenantDef{{Name: []byte("z"), Version: 1}}},
+	} {
+		enc := AppendMsg(nil, &m)
+		got, n, err := DecodeMsg(enc)
+		if err != nil || n != len(enc) {
+			t.Fatalf("%+v: decode n=%d/%d %v", m, n, len(enc), err)
+		}
+		if !reflect.DeepEqual(normalize(got), normalize(m)) {
+			t.Fatalf("round trip\n got %+v\nwant %+v", got, m)
+		}
+		for i := 0; i < len(enc); i++ {
+			if _, _, err := DecodeMsg(enc[:i]); err == nil {
+				t.Fatalf("%+v truncated at %d accepted", m, i)
+			}
+		}
+	}
+	long := bytes.Repeat([]byte("n"), MaxTenantName+1)
+	bad := map[string]Msg{
+		"definition in a digest": {Type: MsgTenant, Flags: MsgDigest, Tenants: []TenantDef{{Name: []byte("a"), Def: []byte("{}")}}},
+		"no definition":          {Type: MsgTenant, Tenants: []TenantDef{{Name: []byte("a")}}},
+		"end without digest":     {Type: MsgTenant, Flags: MsgDigestEnd, Tenants: sampleTenantDefs()},
+		"after without digest":   {Type: MsgTenant, Tenant: []byte("a"), Tenants: sampleTenantDefs()},
+		"digest unsorted":        {Type: MsgTenant, Flags: MsgDigest, Tenants: []TenantDef{{Name: []byte("b")}, {Name: []byte("a")}}},
+		"digest duplicate":       {Type: MsgTenant, Flags: MsgDigest, Tenants: []TenantDef{{Name: []byte("a")}, {Name: []byte("a")}}},
+		"digest before after":    {Type: MsgTenant, Flags: MsgDigest, Tenant: []byte("b"), Tenants: []TenantDef{{Name: []byte("a")}}},
+		"empty name":             {Type: MsgTenant, Tenants: []TenantDef{{Def: []byte("{}")}}},
+		"long name":              {Type: MsgTenant, Tenants: []TenantDef{{Name: long, Def: []byte("{}")}}},
+		"long after":             {Type: MsgTenant, Flags: MsgDigest, Tenant: long},
+		"long definition":        {Type: MsgTenant, Tenants: []TenantDef{{Name: []byte("a"), Def: make([]byte, MaxTenantDef+1)}}},
+	}
+	for what, m := range bad {
+		if _, _, err := DecodeMsg(AppendMsg(nil, &m)); !errors.Is(err, ErrBadMsg) {
+			t.Errorf("%s: %v, want ErrBadMsg", what, err)
+		}
+	}
+	// Counts beyond the bytes left or the bound.
+	for _, b := range [][]byte{
+		{byte(MsgTenant), 0, 0, 0xff, 0x03},
+		append([]byte{byte(MsgTenant), 0, 0, 0x80, 0x80, 0x04}, make([]byte, 20*(MaxTenantEntries+1))...),
+	} {
+		if _, _, err := DecodeMsg(b); !errors.Is(err, ErrBadMsg) {
+			t.Errorf("count %x: %v, want ErrBadMsg", b[3:6], err)
+		}
+	}
+	// Decoding into a reused Msg after a TENANT message gives no stale entries.
+	var r Msg
+	_, _ = r.Decode(AppendMsg(nil, &sampleMsgs()[len(sampleMsgs())-1]))
+	if _, err := r.Decode(AppendMsg(nil, &sampleMsgs()[1])); err != nil || len(r.Tenants) != 0 {
+		t.Fatalf("reused: %v %d entries", err, len(r.Tenants))
 	}
 }

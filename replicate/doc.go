@@ -1,7 +1,8 @@
 // Package replicate is disq's node-to-node bus and cluster membership: a
 // full mesh of TCP links carrying batched, checksummed, optionally
 // S2-compressed frames; the codecs of the job messages of Disque's bus
-// catalogue (spec semantics.md 15); and Disque-style membership (MEET,
+// catalogue (spec semantics.md 15) and of disq's TENANT message (tenant
+// definitions, see below); and Disque-style membership (MEET,
 // PING/PONG gossip, PFAIL/FAIL, FORGET with a blacklist, LEAVING, RESET, the
 // cluster config file), with the texts CLUSTER and HELLO reply.
 //
@@ -42,6 +43,9 @@
 // node with another ID than expected (its address now belongs to another
 // node) refuses the link.
 //
+// The bus has no authentication or encryption, as Disque's: run it on a
+// trusted network (it carries job bodies and tenant password hashes).
+//
 // A peer's bytes are untrusted: frame sizes are bounded before reading
 // (buffers grow with the bytes actually received), the decoded size of S2
 // data is checked before decompressing, every count is checked against the
@@ -67,6 +71,19 @@
 // Frames are at most Options.MaxFrameSize (16 MiB by default) on the wire
 // and uncompressed; a longer batch is split at message boundaries, and Send
 // refuses a single message larger than MaxMessageSize.
+//
+// # Tenant definitions
+//
+// TENANT (type 16; upstream's catalogue stops at 15) carries tenant
+// definitions, delivered to the Handler like the job messages. Each entry
+// is a name (1..255 bytes), a version, a 64-bit fingerprint and the
+// definition (1 byte..64 KiB, opaque here: the engine sends the
+// tenants-file JSON, password hash included), at most 65535 entries per
+// message. With MsgDigest the entries carry no definition: a digest of the
+// sender's definitions, sorted by name, covering the names after Msg.Tenant
+// up to its last entry (or to the end with MsgDigestEnd). The decoder
+// refuses anything else (a definition in a digest, none outside one,
+// unsorted digests). What the engine does with them: engine/tenantsync.go.
 //
 // # Batching and ordering
 //
@@ -168,7 +185,8 @@
 //     View().Reachable and to check feasibility with ReachableCount/Size;
 //     encode with AppendMsg into a reused buffer and Send (or Broadcast);
 //     a false return means the message was dropped.
-//  4. Receive: Handler.OnMessages runs on the peer's reader goroutine; route
+//  4. Receive: Handler.OnMessages runs on the peer's reader goroutine
+//     (TENANT messages too: hand them to the tenant sync); route
 //     each message to its shard (slot from the job ID, job.ID(m.ID).Slot(),
 //     or shard.Slot(tenant, queue); YOURJOBS per job) after copying what
 //     must outlive the call; reply with Send(from, ...). OnMembership (or

@@ -123,6 +123,9 @@ func FuzzDecodeMsg(f *testing.F) {
 		f.Add(AppendMsg(nil, &m))
 	}
 	f.Add([]byte{byte(MsgYourJobs), 0, 0})
+	d := sampleDigest()
+	f.Add(AppendMsg(nil, &d))
+	f.Add([]byte{byte(MsgTenant), byte(MsgDigest | MsgDigestEnd), 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, n, err := DecodeMsg(data)
 		if err != nil {
@@ -159,8 +162,10 @@ func FuzzDecodeMsg(f *testing.F) {
 // gives them back.
 func FuzzMsgRoundTrip(f *testing.F) {
 	f.Add(uint8(4), uint8(1), []byte("default"), []byte("q"), []byte("body"), int64(5), int64(-3), uint32(7), uint8(2))
+	f.Add(uint8(12), uint8(MsgDigest|MsgDigestEnd), []byte("acme"), []byte("a"), []byte(`"name":"acme"}`), int64(3), int64(-1), uint32(0), uint8(0))
+	f.Add(uint8(12), uint8(0), []byte("acme"), []byte(""), []byte(`"name":"acme"}`), int64(3), int64(9), uint32(0), uint8(0))
 	f.Fuzz(func(t *testing.T, typ, flags uint8, tenant, queue, body []byte, a, b int64, u uint32, nh uint8) {
-		tp := MsgType(4 + typ%12)
+		tp := MsgType(4 + typ%13)
 		j := Job{ID: testJobID(typ), Tenant: tenant, Queue: queue, Body: body, CTime: a, TTL: b, Delay: -a, Retry: a ^ b,
 			Repl: u, Nacks: u >> 3, AddDeliveries: u + 1}
 		for i := 0; i < int(nh%5); i++ {
@@ -180,6 +185,22 @@ func FuzzMsgRoundTrip(f *testing.F) {
 			m.ID, m.Delay = j.ID, b
 		case MsgSetAck:
 			m.ID, m.Count = j.ID, b
+		case MsgTenant:
+			// Name and definition from the fuzzed strings, made valid.
+			name := append([]byte("t"), tenant[:min(len(tenant), MaxTenantName-2)]...) // room for the digest's second name
+			e := TenantDef{Name: name, Version: uint64(a), Sum: uint64(b), Def: append([]byte("{"), body[:min(len(body), MaxTenantDef-1)]...)}
+			if m.Flags&MsgDigest != 0 {
+				e.Def = nil
+				if bytes.Compare(queue, name) < 0 && len(queue) <= MaxTenantName {
+					m.Tenant = queue
+				}
+			} else {
+				m.Flags = 0
+			}
+			m.Tenants = []TenantDef{e, e}
+			if m.Flags&MsgDigest != 0 {
+				m.Tenants[1].Name = append(append([]byte(nil), name...), 'z')
+			}
 		default:
 			m.ID = j.ID
 		}

@@ -1,6 +1,7 @@
 package replicate
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -9,7 +10,8 @@ import (
 // MsgType is the type of a bus message. The numbers follow upstream
 // Disque's catalogue (spec semantics.md 15). PING, PONG, MEET and FAIL are
 // membership messages handled inside this package; the others are job
-// messages delivered to the Handler.
+// messages delivered to the Handler, and so is TENANT (disq's own, not
+// upstream's: tenant definitions).
 type MsgType uint8
 
 const (
@@ -29,12 +31,14 @@ const (
 	MsgYourJobs  MsgType = 13 // Jobs: jobs moved to you
 	MsgWorking   MsgType = 14 // ID: a worker is on it
 	MsgPause     MsgType = 15 // Tenant, Queue, State: set this pause state
-	numMsgTypes          = 16
+	MsgTenant    MsgType = 16 // Tenants: tenant definitions; MsgDigest: a digest of them (Tenant: after)
+	numMsgTypes          = 17
 )
 
 var msgNames = [numMsgTypes]string{
 	"PING", "PONG", "MEET", "FAIL", "REPLJOB", "GOTJOB", "ENQUEUE", "QUEUED",
 	"SETACK", "WILLQUEUE", "GOTACK", "DELJOB", "NEEDJOBS", "YOURJOBS", "WORKING", "PAUSE",
+	"TENANT",
 }
 
 func (t MsgType) String() string {
@@ -44,7 +48,8 @@ func (t MsgType) String() string {
 	return "UNKNOWN"
 }
 
-// IsJob reports whether t is a job message (delivered to the Handler).
+// IsJob reports whether t is delivered to the Handler: a job message, or
+// TENANT.
 func (t MsgType) IsJob() bool { return t >= MsgReplJob && t < numMsgTypes }
 
 // MsgFlags are per-message flags.
@@ -55,6 +60,8 @@ const (
 	MsgCountNack                          // QUEUED: the requeue was a NACK (bump nacks)
 	MsgCountDelivery                      // QUEUED: the requeue was a timeout (bump additional deliveries)
 	MsgKnown                              // GOTACK: the sender knew the job
+	MsgDigest                             // TENANT: entries without definitions (name, version, sum)
+	MsgDigestEnd                          // TENANT digest: it runs to the last name (else to its last entry)
 )
 
 // allowedFlags is the flag mask each job message type accepts.
@@ -62,6 +69,7 @@ var allowedFlags = [numMsgTypes]MsgFlags{
 	MsgReplJob: MsgNoReply,
 	MsgQueued:  MsgCountNack | MsgCountDelivery,
 	MsgGotAck:  MsgKnown,
+	MsgTenant:  MsgDigest | MsgDigestEnd,
 }
 
 // Job is a full job as REPLJOB and YOURJOBS carry it. Units are the job
@@ -82,6 +90,16 @@ type Job struct {
 	Holders       []NodeID // nodes believed to hold a copy (the receiver included, typically)
 }
 
+// TenantDef is one entry of a TENANT message. This package moves it without
+// interpreting Def; the engine puts there the definition's tenants-file JSON
+// and in Sum a fingerprint of it (equal definitions, equal sums).
+type TenantDef struct {
+	Name    []byte // tenant name, 1..MaxTenantName bytes
+	Version uint64
+	Sum     uint64
+	Def     []byte // the definition, 1..MaxTenantDef bytes; empty in a digest
+}
+
 // Msg is one decoded job message, or the input of AppendMsg. Only the fields
 // its Type uses are meaningful (the others are zero or empty after
 // decoding):
@@ -95,6 +113,10 @@ type Job struct {
 //	NEEDJOBS   Tenant, Queue, Count
 //	YOURJOBS   Jobs
 //	PAUSE      Tenant, Queue, State (bit0 in, bit1 out)
+//	TENANT     Tenants (definitions, Def set); with MsgDigest a digest:
+//	           Tenants without Def, sorted by name, covering the names
+//	           after Tenant ("" = from the first) up to the last entry's
+//	           name, or to the end with MsgDigestEnd
 //
 // Routing: every message names either a job ID (the slot is inside it) or a
 // tenant and queue (the receiver computes the slot); YOURJOBS routes each
@@ -110,6 +132,8 @@ type Msg struct {
 	State  uint8
 	Job    Job
 	Jobs   []Job
+
+	Tenants []TenantDef
 }
 
 // Limits of the message codec (a peer's bytes are untrusted).
@@ -117,6 +141,13 @@ const (
 	maxHolders  = 65535
 	maxJobsMsg  = 65535
 	minJobBytes = 24 + 1 + 1 + 4*1 + 3*1 + 1 + 1 // ID, 2 empty strings, 4 varints, 3 uvarints, 0 holders, empty body
+
+	// MaxTenantName bounds a TENANT entry's name, MaxTenantDef its
+	// definition, MaxTenantEntries the entries of one message.
+	MaxTenantName    = 255
+	MaxTenantDef     = 64 << 10
+	MaxTenantEntries = 65535
+	minTenantBytes   = 1 + 1 + 1 + 8 + 1 // name length, 1-byte name, version, sum, def length
 )
 
 // Decoding errors.
@@ -163,6 +194,7 @@ func appendJob(dst []byte, j *Job) []byte {
 //	REPLJOB  := job
 //	YOURJOBS := count job*
 //	NEEDJOBS := tenant queue count       PAUSE := tenant queue state
+//	TENANT   := after count (name version sum[8, big-endian] def)*
 //	ENQUEUE  := id[24] delay             SETACK := id[24] count
 //	others   := id[24]
 func AppendMsg(dst []byte, m *Msg) []byte {
@@ -186,6 +218,16 @@ func AppendMsg(dst []byte, m *Msg) []byte {
 		dst = appendBytes(dst, m.Tenant)
 		dst = appendBytes(dst, m.Queue)
 		dst = binary.AppendUvarint(dst, uint64(m.State))
+	case MsgTenant:
+		dst = appendBytes(dst, m.Tenant)
+		dst = binary.AppendUvarint(dst, uint64(len(m.Tenants)))
+		for i := range m.Tenants {
+			e := &m.Tenants[i]
+			dst = appendBytes(dst, e.Name)
+			dst = binary.AppendUvarint(dst, e.Version)
+			dst = binary.BigEndian.AppendUint64(dst, e.Sum)
+			dst = appendBytes(dst, e.Def)
+		}
 	case MsgEnqueue:
 		dst = append(dst, m.ID[:]...)
 		dst = binary.AppendVarint(dst, m.Delay)
@@ -320,15 +362,65 @@ func (d *dec) job(j *Job) {
 	j.Body = d.bytes()
 }
 
+// tenants decodes a TENANT message's fields: a digest's entries carry no
+// definition, a definition message's entries one each and no "after";
+// MsgDigestEnd only comes with MsgDigest.
+func (d *dec) tenants(m *Msg) {
+	digest := m.Flags&MsgDigest != 0
+	if !digest && m.Flags&MsgDigestEnd != 0 {
+		d.fail(ErrBadMsg)
+	}
+	m.Tenant = d.bytes()
+	if (!digest && len(m.Tenant) > 0) || len(m.Tenant) > MaxTenantName {
+		d.fail(ErrBadMsg)
+	}
+	n := d.uvarint()
+	if d.err == nil && (n > MaxTenantEntries || n*minTenantBytes > uint64(d.rest())) {
+		d.fail(ErrBadMsg)
+	}
+	if d.err != nil {
+		return
+	}
+	ts := m.Tenants[:0]
+	if uint64(cap(ts)) < n {
+		ts = make([]TenantDef, n)
+	}
+	m.Tenants = ts[:n]
+	prev := m.Tenant
+	for i := range m.Tenants {
+		e := &m.Tenants[i]
+		*e = TenantDef{}
+		e.Name = d.bytes()
+		e.Version = d.uvarint()
+		if b := d.take(8); b != nil {
+			e.Sum = binary.BigEndian.Uint64(b)
+		}
+		e.Def = d.bytes()
+		if d.err != nil {
+			return
+		}
+		if len(e.Name) == 0 || len(e.Name) > MaxTenantName || len(e.Def) > MaxTenantDef || digest != (len(e.Def) == 0) {
+			d.fail(ErrBadMsg)
+			return
+		}
+		if digest && bytes.Compare(e.Name, prev) <= 0 {
+			d.fail(ErrBadMsg) // a digest's names are sorted, after m.Tenant
+			return
+		}
+		prev = e.Name
+	}
+}
+
 // Decode decodes one job message from the start of b into m and returns the
-// number of bytes it used. It reuses m's Jobs and Holders backing arrays
-// (so a reader that decodes into the same Msg does not allocate in steady
-// state); byte slices alias b. It never panics, allocates at most in
-// proportion to len(b), and rejects unknown types, undefined flags and
-// out-of-range values. Membership types give ErrNotJobMsg.
+// number of bytes it used. It reuses m's Jobs, Holders and Tenants
+// backing arrays (so a reader that decodes into the same Msg does not
+// allocate in steady state); byte slices alias b. It never panics,
+// allocates at most in proportion to len(b), and rejects unknown types,
+// undefined flags and out-of-range values. Membership types give
+// ErrNotJobMsg.
 func (m *Msg) Decode(b []byte) (int, error) {
-	jobs, holders := m.Jobs[:0], m.Job.Holders[:0]
-	*m = Msg{Jobs: jobs, Job: Job{Holders: holders}}
+	jobs, holders, tenants := m.Jobs[:0], m.Job.Holders[:0], m.Tenants[:0]
+	*m = Msg{Jobs: jobs, Job: Job{Holders: holders}, Tenants: tenants}
 	d := dec{b: b}
 	t := MsgType(d.u8())
 	f := MsgFlags(d.u8())
@@ -382,6 +474,8 @@ func (m *Msg) Decode(b []byte) (int, error) {
 			d.fail(ErrBadMsg)
 		}
 		m.State = uint8(s)
+	case MsgTenant:
+		d.tenants(m)
 	case MsgEnqueue:
 		m.ID = d.id24()
 		m.Delay = d.varint()
@@ -392,8 +486,8 @@ func (m *Msg) Decode(b []byte) (int, error) {
 		m.ID = d.id24()
 	}
 	if d.err != nil {
-		jobs, holders := m.Jobs, m.Job.Holders
-		*m = Msg{Jobs: jobs[:0], Job: Job{Holders: holders[:0]}}
+		jobs, holders, tenants := m.Jobs, m.Job.Holders, m.Tenants
+		*m = Msg{Jobs: jobs[:0], Job: Job{Holders: holders[:0]}, Tenants: tenants[:0]}
 		return 0, d.err
 	}
 	return d.off, nil

@@ -126,9 +126,29 @@
 // 0600. A change that cannot be written is refused and changes nothing; New
 // refuses a file it cannot parse. Each tenant has a version, incremented by
 // every change; deletions leave a tombstone with its version. Export and
-// Apply are the hooks for the cluster: a definition from a peer replaces
-// the local one only when newer (higher version, then later update time),
-// so every node converges to the newest definition.
+// Apply/ApplyAll are the hooks for the cluster: a definition from a peer
+// replaces the local one only when newer (higher version, then later
+// update time, then the tie-breaks of Definition.newer), so every node
+// converges to the newest definition.
+//
+// In a cluster every node holds every definition (the engine's tenant
+// sync, engine/tenantsync.go, over the bus's TENANT messages): a change
+// made on a node (Put, SetLimits, SetPassword, Delete: Watch reports it
+// with Change.FromPeer false) is broadcast to every peer with an open
+// link; when a link comes up (MEET, a restart, a reconnection after a
+// failure or a partition) each side sends all its definitions; and every
+// 5 s each node sends each peer a digest (name, version, fingerprint) to
+// which the peer answers with what the digest shows missing, older or
+// different. A receiving node installs them with ApplyAll (one write of
+// the tenants-file per batch, so received definitions survive its
+// restart) and never forwards them: only the node where a change was made
+// broadcasts it, and the anti-entropy does the rest. Two changes of the
+// same version made at once on two nodes are ordered by those
+// tie-breaks, the same on every node. The built-in default tenant at
+// version 0 (never changed) is not exchanged. Password hashes travel,
+// never passwords; the bus is unauthenticated and unencrypted, as
+// Disque's: keep it on a trusted network. Limits still apply per node
+// (see Quotas are per node).
 //
 // # Admin API
 //

@@ -97,8 +97,9 @@ type Definition struct {
 }
 
 // newer reports whether d should replace o ("newest wins": the higher
-// version, then the later update, then the greater hash so that every node
-// picks the same one).
+// version, then the later update, then a tombstone, then the greater hash,
+// limits and creation time, so that every node picks the same one of two
+// concurrent changes). Equal definitions are not newer.
 func (d *Definition) newer(o *Definition) bool {
 	if o == nil {
 		return true
@@ -112,7 +113,13 @@ func (d *Definition) newer(o *Definition) bool {
 	if d.Deleted != o.Deleted {
 		return d.Deleted
 	}
-	return d.PasswordHash > o.PasswordHash
+	if d.PasswordHash != o.PasswordHash {
+		return d.PasswordHash > o.PasswordHash
+	}
+	if c := slices.Compare(d.Limits.p[:], o.Limits.p[:]); c != 0 {
+		return c > 0
+	}
+	return d.Created.After(o.Created)
 }
 
 // ChangeKind says what happened to a tenant.
@@ -141,6 +148,12 @@ func (k ChangeKind) String() string {
 type Change struct {
 	Kind   ChangeKind
 	Tenant *Tenant
+	// Def is the committed definition (a tombstone for Deleted).
+	Def Definition
+	// FromPeer is true for a definition received from a peer (Apply,
+	// ApplyAll) and false for a change made on this node (Put, SetLimits,
+	// SetPassword, Delete): only the latter is broadcast to the cluster.
+	FromPeer bool
 }
 
 // New returns a Registry holding the default tenant and, when opts.File
@@ -418,27 +431,81 @@ func (r *Registry) Export() []Definition {
 // the local one (higher Version; see Definition). It reports whether it was
 // applied.
 func (r *Registry) Apply(d Definition) (bool, error) {
-	if !ValidName(d.Name) {
-		return false, ErrInvalidName
+	n, err := r.ApplyAll([]Definition{d})
+	return n == 1, err
+}
+
+// ApplyAll installs the definitions received from a peer that are newer
+// than the local ones (as Apply does, the newest of the batch winning when
+// a name appears twice), writing the tenants-file once for the whole batch,
+// and returns how many it applied. Invalid definitions are skipped and the
+// first such error is returned with the count of the others; a failed
+// write of the file applies nothing.
+func (r *Registry) ApplyAll(ds []Definition) (int, error) {
+	var firstErr error
+	fail := func(name string, err error) {
+		if firstErr == nil {
+			firstErr = err
+		}
+		r.log.Warn("tenant definition from a peer refused", "tenant", name, "err", err)
 	}
-	if d.Name == DefaultName && d.Deleted {
-		return false, fmt.Errorf("%w: it cannot be deleted", ErrDefaultTenant)
-	}
-	if !d.Deleted {
-		if _, err := r.metaOf(&d); err != nil {
-			return false, err
+	batch := make(map[string]*Definition, len(ds))
+	for i := range ds {
+		d := ds[i]
+		if err := checkPeerDef(r, &d); err != nil {
+			fail(d.Name, err)
+			continue
+		}
+		if d.newer(batch[d.Name]) {
+			batch[d.Name] = &d
 		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !d.newer(r.defs[d.Name]) {
-		return false, nil
+	s := r.snap.Load()
+	free := s.freeCount()
+	var apply []*Definition
+	for _, name := range slices.Sorted(maps.Keys(batch)) {
+		d := batch[name]
+		if !d.newer(r.defs[name]) {
+			continue
+		}
+		if s.byName[name] == nil && !d.Deleted {
+			if free == 0 {
+				fail(name, fmt.Errorf("%w: all %d indexes are in use or draining", ErrTooManyTenants, MaxTenants))
+				continue
+			}
+			free--
+		}
+		apply = append(apply, d)
+	}
+	if len(apply) == 0 {
+		return 0, firstErr
+	}
+	if err := r.persist(apply...); err != nil {
+		return 0, err
+	}
+	for _, d := range apply {
+		r.install(d, true)
+	}
+	return len(apply), firstErr
+}
+
+// checkPeerDef validates a definition from a peer and clears what a
+// tombstone must not carry.
+func checkPeerDef(r *Registry, d *Definition) error {
+	if !ValidName(d.Name) {
+		return ErrInvalidName
+	}
+	if d.Name == DefaultName && d.Deleted {
+		return fmt.Errorf("%w: it cannot be deleted", ErrDefaultTenant)
 	}
 	if d.Deleted {
 		d.PasswordHash, d.Limits = "", Limits{}
+		return nil
 	}
-	_, _, err := r.commit(&d)
-	return err == nil, err
+	_, err := r.metaOf(d)
+	return err
 }
 
 // live returns the live tenant called name (under mu).
@@ -462,40 +529,56 @@ func (r *Registry) nextDef(name string) *Definition {
 	return &d
 }
 
-// commit persists d and then applies it to the live state (under mu).
-// When persisting fails nothing changes.
+// commit persists a change made on this node and then applies it to the
+// live state (under mu). When persisting fails nothing changes.
 func (r *Registry) commit(d *Definition) (*Tenant, ChangeKind, error) {
 	s := r.snap.Load()
-	old := s.byName[d.Name]
-	var idx int
-	if old == nil && !d.Deleted {
-		if idx = s.freeIndex(); idx < 0 {
-			return nil, 0, fmt.Errorf("%w: all %d indexes are in use or draining", ErrTooManyTenants, MaxTenants)
-		}
+	if s.byName[d.Name] == nil && !d.Deleted && s.freeIndex() < 0 {
+		return nil, 0, fmt.Errorf("%w: all %d indexes are in use or draining", ErrTooManyTenants, MaxTenants)
 	}
-	var m *meta
 	if !d.Deleted {
-		var err error
-		if m, err = r.metaOf(d); err != nil {
+		if _, err := r.metaOf(d); err != nil {
 			return nil, 0, err
 		}
 	}
+	if err := r.persist(d); err != nil {
+		return nil, 0, err
+	}
+	t, kind := r.install(d, false)
+	return t, kind, nil
+}
+
+// persist writes the definitions with ds replacing theirs to the
+// tenants-file (when there is one) and makes them the persisted state
+// (under mu).
+func (r *Registry) persist(ds ...*Definition) error {
 	defs := maps.Clone(r.defs)
-	defs[d.Name] = d
+	for _, d := range ds {
+		defs[d.Name] = d
+	}
 	if r.file != "" {
 		if err := saveFile(r.file, defs); err != nil {
-			r.log.Error("tenants-file not written: change refused", "file", r.file, "tenant", d.Name, "err", err)
-			return nil, 0, fmt.Errorf("%w: writing tenants-file: %v", ErrUnavailable, err)
+			r.log.Error("tenants-file not written: change refused", "file", r.file, "tenant", ds[0].Name, "err", err)
+			return fmt.Errorf("%w: writing tenants-file: %v", ErrUnavailable, err)
 		}
 	}
 	r.defs = defs
+	return nil
+}
+
+// install applies a persisted, validated definition to the live state and
+// tells the watchers (under mu). The caller checked that an index is free
+// for a new tenant and that the credential parses.
+func (r *Registry) install(d *Definition, fromPeer bool) (*Tenant, ChangeKind) {
+	s := r.snap.Load()
+	old := s.byName[d.Name]
 	now := r.Now()
 	ns := &snapshot{byIndex: s.byIndex, byName: s.byName}
 	var t *Tenant
 	var kind ChangeKind
 	switch {
 	case d.Deleted && old == nil:
-		return nil, 0, nil // a tombstone for a tenant this node does not have
+		return nil, 0 // a tombstone for a tenant this node does not have
 	case d.Deleted:
 		t, kind = old, Deleted
 		closed := *old.lim.Load()
@@ -506,11 +589,14 @@ func (r *Registry) commit(d *Definition) (*Tenant, ChangeKind, error) {
 		ns.byName = maps.Clone(s.byName)
 		delete(ns.byName, d.Name)
 	case old != nil:
+		m, _ := r.metaOf(d)
 		t, kind = old, Updated
 		l := d.Limits
 		old.setLimits(&l, now)
 		old.meta.Store(m)
 	default:
+		m, _ := r.metaOf(d)
+		idx := s.freeIndex()
 		kind = Created
 		t = &Tenant{name: d.Name, index: uint16(idx)}
 		t.meta.Store(m)
@@ -526,11 +612,26 @@ func (r *Registry) commit(d *Definition) (*Tenant, ChangeKind, error) {
 		ns.byName[d.Name] = t
 	}
 	r.snap.Store(ns)
-	r.log.Info("tenant "+kind.String(), "tenant", d.Name, "version", d.Version, "index", t.index)
-	for _, f := range r.watchers {
-		f(Change{Kind: kind, Tenant: t})
+	from := "local"
+	if fromPeer {
+		from = "peer"
 	}
-	return t, kind, nil
+	r.log.Info("tenant "+kind.String(), "tenant", d.Name, "version", d.Version, "index", t.index, "from", from)
+	for _, f := range r.watchers {
+		f(Change{Kind: kind, Tenant: t, Def: *d, FromPeer: fromPeer})
+	}
+	return t, kind
+}
+
+// freeCount returns how many tenants could be created now.
+func (s *snapshot) freeCount() int {
+	n := MaxTenants - max(len(s.byIndex), 1)
+	for i := 1; i < len(s.byIndex); i++ {
+		if t := s.byIndex[i]; t == nil || (t.Deleted() && t.drained()) {
+			n++
+		}
+	}
+	return n
 }
 
 // freeIndex returns the lowest index free for a new tenant: never used, or

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -219,11 +220,16 @@ func TestApplyNewestWins(t *testing.T) {
 		t.Fatalf("export %+v", defs)
 	}
 	d := defs[0]
-	d.Limits = lim(MaxJobs, 2)
-	ok, err := r.Apply(d) // same version, same time: not newer
+	ok, err := r.Apply(d) // the same definition: not newer
 	noErr(t, err)
 	if ok {
-		t.Fatal("same version applied")
+		t.Fatal("same definition applied")
+	}
+	// Two different changes with the same version and time (made on two
+	// nodes at once): one wins, the same on every node.
+	d.Limits = lim(MaxJobs, 2)
+	if d.newer(&defs[0]) == defs[0].newer(&d) {
+		t.Fatal("concurrent changes: no single winner")
 	}
 	d.Version = 5
 	ok, err = r.Apply(d)
@@ -258,6 +264,64 @@ func TestApplyNewestWins(t *testing.T) {
 	}
 	if _, err := r.Apply(Definition{Name: DefaultName, Version: 9, Deleted: true}); err == nil {
 		t.Fatal("default deleted")
+	}
+}
+
+// TestApplyAll: a peer's batch is applied in one go (newest of the batch
+// per name, invalid entries skipped), persisted, and reported to the
+// watchers as FromPeer; local changes are not.
+func TestApplyAll(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "tenants.json")
+	src, _ := newReg(t) // the peer
+	mustPut(t, src, "acme", lim(MaxJobs, 1))
+	mustPut(t, src, "beta", Limits{})
+	mustPut(t, src, "gone", Limits{})
+	noErr(t, src.Delete("gone"))
+	_, err := src.SetLimits("acme", lim(MaxJobs, 2))
+	noErr(t, err)
+	defs := slices.DeleteFunc(src.Export(), func(d Definition) bool { return d.Name == DefaultName })
+
+	r, err := New(Options{File: file})
+	noErr(t, err)
+	var changes []Change
+	r.Watch(func(c Change) { changes = append(changes, c) })
+	mustPut(t, r, "gone", Limits{}) // version 1 here, the peer's tombstone is version 2
+	if len(changes) != 1 || changes[0].FromPeer || changes[0].Def.Name != "gone" || changes[0].Def.Version != 1 {
+		t.Fatalf("local change: %+v", changes)
+	}
+	old := defs[0] // acme version 1 of the peer, older than its version 2 in the batch
+	old.Version, old.Limits = 1, lim(MaxJobs, 9)
+	batch := append([]Definition{old, {Name: "Bad!", Version: 1}}, defs...)
+	n, err := r.ApplyAll(batch)
+	if !errors.Is(err, ErrInvalidName) {
+		t.Fatalf("invalid entry: %v", err)
+	}
+	// acme, beta, gone.
+	if n != 3 || r.ByName("acme").Limits().Get(MaxJobs) != 2 || r.ByName("beta") == nil || r.ByName("gone") != nil {
+		t.Fatalf("applied %d: acme %v", n, r.ByName("acme"))
+	}
+	if _, err := r.Authenticate([]byte("beta"), []byte("pw-beta")); err != nil {
+		t.Fatal("the peer's password hash does not authenticate")
+	}
+	kinds := map[string]ChangeKind{}
+	for _, c := range changes[1:] {
+		if !c.FromPeer {
+			t.Fatalf("peer change not FromPeer: %+v", c)
+		}
+		kinds[c.Def.Name] = c.Kind
+	}
+	if kinds["acme"] != Created || kinds["beta"] != Created || kinds["gone"] != Deleted || len(kinds) != 3 {
+		t.Fatalf("changes %v", kinds)
+	}
+	// Applying the same batch again changes nothing.
+	if n, _ := r.ApplyAll(defs); n != 0 {
+		t.Fatalf("re-applied %d", n)
+	}
+	r2, err := New(Options{File: file})
+	noErr(t, err)
+	if !reflect.DeepEqual(r.Export(), r2.Export()) {
+		t.Fatalf("persisted state differs:\n%+v\n%+v", r.Export(), r2.Export())
 	}
 }
 

@@ -349,7 +349,11 @@ func (b *busRelay) OnMessages(from replicate.NodeID, msgs []replicate.Msg) {
 	}
 }
 
-func (b *busRelay) OnMembership(*replicate.View) {}
+func (b *busRelay) OnMembership(v *replicate.View) {
+	if e := b.e.Load(); e != nil {
+		engine.BusHandler{E: e}.OnMembership(v)
+	}
+}
 
 // tuneRuntime resolves the shard and event-loop counts (0 = one per CPU the
 // runtime may use) and sizes GOMAXPROCS. gnet's event loops sit in
