@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"disq/internal/respread"
 	"disq/internal/testclient"
 	"disq/internal/testserver"
 	"disq/netpoll/resp"
@@ -463,7 +464,7 @@ func (r *rawConn) read() (resp.Reply, error) {
 				return resp.Reply{}, err
 			}
 			if n > 0 {
-				rep = cloneReply(rep)
+				rep = respread.Clone(rep)
 				r.buf = append(r.buf[:0], r.buf[n:]...)
 				return rep, nil
 			}
@@ -474,20 +475,6 @@ func (r *rawConn) read() (resp.Reply, error) {
 			return resp.Reply{}, err
 		}
 	}
-}
-
-func cloneReply(r resp.Reply) resp.Reply {
-	if r.Str != nil {
-		r.Str = append([]byte{}, r.Str...)
-	}
-	if r.Elems != nil {
-		e := make([]resp.Reply, len(r.Elems))
-		for i := range r.Elems {
-			e[i] = cloneReply(r.Elems[i])
-		}
-		r.Elems = e
-	}
-	return r
 }
 
 var errShape = errors.New("unexpected reply shape")

@@ -45,15 +45,24 @@ run() {
   echo "$out" | awk -F'","' -v l="$label" -v c=$((c1-c0)) -v n="$n" -v t="$tck" '{gsub(/"/,"",$0); split($0,f,","); printf "%s %s %s %s %.3f\n", l, f[2], f[5], f[7], c*1e6/t/n}'
 }
 res=$tmp/results
+# pair <disq label> <redis label> <P> <disq cmd...> -- <redis cmd...>: runs both,
+# disq first in odd rounds and Redis first in even rounds.
+pair() {
+  local dl=$1 rl=$2 P=$3; shift 3
+  local dcmd=() rcmd=()
+  while [ "$1" != "--" ]; do dcmd+=("$1"); shift; done; shift; rcmd=("$@")
+  if (( r % 2 )); then
+    run "$dl" $dpid $dport "$P" "${dcmd[@]}" >>"$res"; run "$rl" $rpid $rport "$P" "${rcmd[@]}" >>"$res"
+  else
+    run "$rl" $rpid $rport "$P" "${rcmd[@]}" >>"$res"; run "$dl" $dpid $dport "$P" "${dcmd[@]}" >>"$res"
+  fi
+}
 for r in $(seq "$rounds"); do
   redis-cli -p "$dport" debug flushall >/dev/null; redis-cli -p "$rport" flushall >/dev/null
-  run "addjob-P16" $dpid $dport 16 addjob q $body 0 >>"$res"
-  run "lpush-P16" $rpid $rport 16 lpush q $body >>"$res"
-  run "getjob-P16" $dpid $dport 16 getjob nohang from q >>"$res"
-  run "rpop-P16" $rpid $rport 16 rpop q >>"$res"
+  pair addjob-P16 lpush-P16 16 addjob q $body 0 -- lpush q $body
+  pair getjob-P16 rpop-P16 16 getjob nohang from q -- rpop q
   redis-cli -p "$dport" debug flushall >/dev/null; redis-cli -p "$rport" flushall >/dev/null
-  run "addjob-P1" $dpid $dport 1 addjob q $body 0 >>"$res"
-  run "lpush-P1" $rpid $rport 1 lpush q $body >>"$res"
+  pair addjob-P1 lpush-P1 1 addjob q $body 0 -- lpush q $body
   echo "round $r done" >&2
 done
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
@@ -67,3 +76,5 @@ for pair in "addjob-P16 lpush-P16" "addjob-P1 lpush-P1" "getjob-P16 rpop-P16"; d
   printf "| %s vs %s | %.0f | %.0f | %.2f | %s/%s | %s/%s | %s | %s |\n" "$1" "$2" "$d" "$rr" "$(echo "$d $rr" | awk '{print $1/$2}')" \
     "$(stat "$1" 3)" "$(stat "$1" 4)" "$(stat "$2" 3)" "$(stat "$2" 4)" "$(stat "$1" 5)" "$(stat "$2" 5)"
 done
+printf "\nPer run (label ops/s p50 p99 cpu_us_per_op):\n"
+sort -s -k1,1 "$res"

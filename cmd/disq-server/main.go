@@ -355,8 +355,12 @@ func (b *busRelay) OnMembership(v *replicate.View) {
 	}
 }
 
-// tuneRuntime resolves the shard and event-loop counts (0 = one per CPU the
-// runtime may use) and sizes GOMAXPROCS. gnet's event loops sit in
+// tuneRuntime resolves the shard and event-loop counts (0 = auto: one
+// shard per CPU the runtime may use, one event loop per two CPUs) and
+// sizes GOMAXPROCS. On this 2-core machine, where the clients share the
+// cores, one loop and two shards beat two and two on every redis-benchmark
+// workload (single queue and 1,000 queues; BENCHMARKS.md): a second loop
+// mostly contends for the same shard. gnet's event loops sit in
 // epoll_wait holding a P; with GOMAXPROCS = cores, a shard goroutine woken
 // by a loop can wait for the runtime to retake that P (20 us to 10 ms). One
 // extra P per event loop keeps an idle P for the shards: measured on 2
@@ -369,7 +373,7 @@ func tuneRuntime(cfg *config.Config, log *slog.Logger) (shards, loops int) {
 		shards = procs
 	}
 	if loops <= 0 {
-		loops = procs
+		loops = max(1, procs/2)
 	}
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(procs + loops)

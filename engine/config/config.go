@@ -149,7 +149,7 @@ type Config struct {
 
 	// disq extensions.
 	Shards      int    // shard goroutines, 0..4096; 0 = GOMAXPROCS
-	EventLoops  int    // network event loops, 0..1024; 0 = auto (GOMAXPROCS)
+	EventLoops  int    // network event loops, 0..1024; 0 = auto (GOMAXPROCS/2, at least 1)
 	AdminBind   string // admin HTTP API listen address
 	AdminPort   int    // admin HTTP API port, 0..65535 (default 7710); 0 = admin API disabled
 	AdminToken  string // admin API bearer token; secret: never returned by CONFIG GET

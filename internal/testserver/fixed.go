@@ -109,12 +109,19 @@ func RunExpectExitStdin(t testing.TB, dir string, d time.Duration, stdin string,
 
 // withAdminPort appends "--admin-port 0" to args unless they mention
 // admin-port: the admin API's default port (7710) is one for the whole
-// machine.
+// machine. It also appends "--event-loops 2" unless args mention
+// event-loops: the default on a 2-core machine is one loop, and tests
+// should keep exercising several loops sharing a shard (TryRun races).
 func withAdminPort(args []string) []string {
-	if strings.Contains(strings.Join(args, " "), "admin-port") {
-		return args
+	joined := strings.Join(args, " ")
+	out := append([]string(nil), args...)
+	if !strings.Contains(joined, "admin-port") {
+		out = append(out, "--admin-port", "0")
 	}
-	return append(append([]string(nil), args...), "--admin-port", "0")
+	if !strings.Contains(joined, "event-loops") {
+		out = append(out, "--event-loops", "2")
+	}
+	return out
 }
 
 var (

@@ -98,7 +98,7 @@ func StartIn(t testing.TB, dir string, directives ...string) *Server {
 	for attempt := 0; attempt < 5; attempt++ {
 		s := &Server{t: t, Dir: dir, Port: FreePort(t)}
 		s.Addr = "127.0.0.1:" + strconv.Itoa(s.Port)
-		s.args = append([]string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--dir", dir, "--admin-port", "0"}, directives...)
+		s.args = withAdminPort(append([]string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--dir", dir}, directives...))
 		if lastErr = s.start(); lastErr == nil {
 			t.Cleanup(s.Stop)
 			return s
