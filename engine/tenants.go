@@ -108,7 +108,11 @@ func (s *Session) switchTenant(t *tenant.Tenant) error {
 
 // admitProduce applies the tenant's produce limits to an ADDJOB.
 func (s *Session) admitProduce(bodyLen, repl int64) error {
-	return s.t.AdmitProduce(s.e.reg.Now(), 1, bodyLen, bodyLen, repl)
+	var now int64 // the clock only matters to the rate limits
+	if s.t.ProduceRated() {
+		now = s.e.reg.Now()
+	}
+	return s.t.AdmitProduce(now, 1, bodyLen, bodyLen, repl)
 }
 
 // tenantDeleted closes the connections of a deleted tenant and drops its

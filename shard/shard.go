@@ -335,14 +335,15 @@ func (s *Shard) Step(batches []*Batch, now job.Millis) {
 		}
 	}
 	// One clock reading per op: each op's time is the gap since the
-	// previous op ended.
-	t0 := time.Now()
+	// previous op ended. time.Since on a monotonic base reads only the
+	// monotonic clock (about half the cost of time.Now here).
+	t0 := time.Since(monoBase)
 	for _, b := range batches {
 		for i := range b.Ops {
 			op := &b.Ops[i]
 			s.exec(b, op)
-			t1 := time.Now()
-			s.timed(b, op, t1.Sub(t0))
+			t1 := time.Since(monoBase)
+			s.timed(b, op, t1-t0)
 			t0 = t1
 		}
 		putBatch(b)
@@ -358,6 +359,9 @@ func (s *Shard) Step(batches []*Batch, now job.Millis) {
 	s.flush()
 	s.flushCounts()
 }
+
+// monoBase is the origin of the shards' per-op timing.
+var monoBase = time.Now()
 
 // runResumed runs the ops deferred behind waiters answered in this step.
 func (s *Shard) runResumed() {

@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -298,4 +299,29 @@ func TestQuotaNoDrift(t *testing.T) {
 		t.Fatalf("usage drifted: %+v", u)
 	}
 	t.Logf("max jobs seen %d; rejections %v", maxJobsSeen.Load(), u.QuotaRejections)
+}
+
+// TestProduceRated: the caller may skip the clock exactly when no positive
+// produce rate applies (a rate of 0 refuses without reading it).
+func TestProduceRated(t *testing.T) {
+	r, _ := newReg(t)
+	cases := []struct {
+		name string
+		l    Limits
+		want bool
+	}{
+		{"none", lim(), false},
+		{"jobs", lim(MaxJobs, 5, MaxBytes, 100), false},
+		{"zero-rate", lim(ProduceRate, 0), false},
+		{"zero-bytes-rate", lim(ProduceBytesRate, 0), false},
+		{"rate", lim(ProduceRate, 1), true},
+		{"bytes-rate", lim(ProduceBytesRate, 10), true},
+		{"consume-only", lim(ConsumeRate, 10), false},
+	}
+	for i, c := range cases {
+		tn := mustPut(t, r, fmt.Sprintf("t%d", i), c.l)
+		if got := tn.ProduceRated(); got != c.want {
+			t.Errorf("%s: ProduceRated %v, want %v", c.name, got, c.want)
+		}
+	}
 }

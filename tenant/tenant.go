@@ -131,6 +131,14 @@ func (t *Tenant) quota(l Limit, used, max int64) error {
 	return &QuotaError{Limit: l, Used: used, Max: max}
 }
 
+// ProduceRated reports whether AdmitProduce reads its now argument: the
+// tenant has a positive produce_rate or produce_bytes_rate (the caller
+// may skip reading the clock otherwise).
+func (t *Tenant) ProduceRated() bool {
+	l := t.lim.Load()
+	return l.p[ProduceRate] > 1 || l.p[ProduceBytesRate] > 1
+}
+
 // AdmitProduce admits an ADDJOB (or a batch of jobs) of the tenant and
 // reserves the jobs and body bytes it will hold. now is a time on the
 // Registry's clock (Registry.Now); jobs and bytes are what the request adds
