@@ -40,7 +40,7 @@ bench:
 # disq-server vs Debian's redis-server on loopback, same workloads
 # interleaved over several rounds (see BENCHMARKS.md); override the flags
 # with BENCH_COMPARE_ARGS="...".
-BENCH_COMPARE_ARGS ?= -n 200000 --rounds 3 --disq-args "--shards 2"
+BENCH_COMPARE_ARGS ?= -n 200000 --rounds 3
 bench-compare: build
 	./$(BIN)/disq-bench compare $(BENCH_COMPARE_ARGS)
 

@@ -55,6 +55,9 @@ for r in $(seq "$rounds"); do
     bench produce -p $port -c 50 -P 16 -n "$n" --addjob-timeout 5000 | field 'd["ops_per_sec"], d["latency_ms"]["p50"], d["latency_ms"]["p99"]' | sed "s/^/$target-P16 /" >>"$res"
     redis-cli -p $port debug flushall >/dev/null
     bench produce -p $port -c 50 -P 1 -n $((n/4)) --addjob-timeout 5000 | field 'd["ops_per_sec"], d["latency_ms"]["p50"], d["latency_ms"]["p99"]' | sed "s/^/$target-P1 /" >>"$res"
+    redis-cli -p $port debug flushall >/dev/null
+    redis-benchmark -p $port -c 50 -P 16 -n "$n" --csv addjob q 01234567890123456789 0 2>/dev/null | tail -1 |
+      awk -F'","' -v t="$target" '{gsub(/"/,"",$0); split($0,f,","); print t "-rb16 " f[2] " " f[5] " " f[7]}' >>"$res"
   done
   echo "round $r done" >&2
 done
@@ -78,11 +81,13 @@ cyc=$(bench cycle --nodes 127.0.0.1:${s2[0]},127.0.0.1:${s2[1]},127.0.0.1:${s2[2
 
 printf "\n3-node cluster vs a lone node, disq-bench produce -c 50, -n %s, %s rounds (medians), %s CPUs\n\n" "$n" "$rounds" "$(nproc)"
 printf "| workload | lone jobs/s | replicated (3 copies) jobs/s | ratio | lone p50/p99 ms | replicated p50/p99 ms |\n|---|---|---|---|---|---|\n"
-for P in P16 P1; do
+for P in P16 P1 rb16; do
   l=$(col lone-$P 2); rr=$(col repl-$P 2)
-  printf "| ADDJOB -%s | %.0f | %.0f | %.2f | %s/%s | %s/%s |\n" "$P" "$l" "$rr" "$(echo "$rr $l" | awk '{print $1/$2}')" \
+  name="ADDJOB -$P (disq-bench)"; [ $P = rb16 ] && name="ADDJOB -P16 (redis-benchmark, 20 B)"
+  printf "| %s | %.0f | %.0f | %.2f | %s/%s | %s/%s |\n" "$name" "$l" "$rr" "$(echo "$rr $l" | awk '{print $1/$2}')" \
     "$(col lone-$P 3)" "$(col lone-$P 4)" "$(col repl-$P 3)" "$(col repl-$P 4)"
 done
+printf "\nPer run (label jobs/s p50 p99):\n"; sort -s -k1,1 "$res"
 printf "\nBytes on the wire per replicated job (two copies sent by the producing node):\n\n| body | repl-compression s2 | none |\n|---|---|---|\n"
 printf "| 100 B | %s | %s |\n| 1 KiB | %s | %s |\n" "${w1##* }" "${w2##* }" "${w3##* }" "${w4##* }"
 printf "\ncycle over the 3 nodes (--nodes, -c 48 -P 16): jobs/s p50 p99 = %s\n" "$cyc"

@@ -42,7 +42,7 @@ func TestThroughputTenants(t *testing.T) {
 	rounds := envInt("DISQ_TENANT_BENCH_ROUNDS", 5)
 	secs := envInt("DISQ_TENANT_BENCH_SECONDS", 3)
 	const tenants = 100
-	e := startEnv(t, "--maxmemory", "4gb")
+	e := startEnv(t, "--maxmemory", "4gb", "--event-loops", "0") // 0: the default, not the tests' 2
 	for i := 0; i < tenants; i++ {
 		// Each its own limits, far above what a run reaches.
 		e.putTenant(tname(i), "pw-"+tname(i), limits{

@@ -28,7 +28,7 @@ show the tool is not the bottleneck. Every server it started is stopped at
 the end, on errors and on Ctrl-C. Progress and per-run lines go to stderr.
 
 Example (what 'make bench-compare' runs):
-  disq-bench compare -n 200000 --rounds 3 --disq-args "--shards 2"
+  disq-bench compare -n 200000 --rounds 3
 
 Flags (one or two dashes):
 `
