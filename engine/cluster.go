@@ -150,13 +150,14 @@ func (h BusHandler) OnMessages(from replicate.NodeID, msgs []replicate.Msg) {
 	}
 	n := len(e.shards)
 	batches := make([]*shard.Batch, n)
+	var enc []byte // scratch: Arg copies it into the batch
 	add := func(i int, m *replicate.Msg) {
 		b := batches[i]
 		if b == nil {
 			b = shard.GetBatch()
 			batches[i] = b
 		}
-		enc := replicate.AppendMsg(nil, m)
+		enc = replicate.AppendMsg(enc[:0], m)
 		a := b.NumArgs()
 		b.Arg(enc)
 		b.Arg(from[:])
