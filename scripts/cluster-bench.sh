@@ -18,7 +18,7 @@ tmp=$(mktemp -d)
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
-free_port() { while :; do p=$(( 20000 + RANDOM % 25000 ))
+free_port() { while :; do p=$(( 12000 + RANDOM % 10000 )) # client 12000-21999, bus (+10000) 22000-31999: apart, and below the ephemeral ports
   if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && ! (exec 3<>/dev/tcp/127.0.0.1/$((p+10000))) 2>/dev/null; then echo $p; return; fi; done; }
 start() { # name port extra...
   local name=$1 port=$2; shift 2
@@ -30,6 +30,8 @@ start() { # name port extra...
 }
 cluster() { # comp -> sets ports c1 c2 c3
   c1=$(free_port); c2=$(free_port); c3=$(free_port)
+  while [ $c2 = $c1 ]; do c2=$(free_port); done
+  while [ $c3 = $c1 ] || [ $c3 = $c2 ]; do c3=$(free_port); done
   start "a$1" $c1 --repl-compression "$1"; start "b$1" $c2 --repl-compression "$1"; start "c$1" $c3 --repl-compression "$1"
   redis-cli -p $c1 cluster meet 127.0.0.1 $c2 >/dev/null; redis-cli -p $c1 cluster meet 127.0.0.1 $c3 >/dev/null
   for i in $(seq 100); do

@@ -17,7 +17,7 @@ make -s build
 body=01234567890123456789
 tmp=$(mktemp -d); pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-free_port() { while :; do p=$(( 20000 + RANDOM % 25000 ))
+free_port() { while :; do p=$(( 12000 + RANDOM % 10000 )) # client 12000-21999, bus (+10000) 22000-31999: apart, and below the ephemeral ports
   if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && ! (exec 3<>/dev/tcp/127.0.0.1/$((p+10000))) 2>/dev/null; then echo $p; return; fi; done; }
 ports=()
 for c in "${combos[@]}"; do

@@ -20,7 +20,7 @@ body=01234567890123456789
 make -s build
 tmp=$(mktemp -d)
 free_port() { # a port whose +10000 is free too
-  while :; do p=$(( 20000 + RANDOM % 25000 ))
+  while :; do p=$(( 12000 + RANDOM % 10000 )) # client 12000-21999, bus (+10000) 22000-31999: apart, and below the ephemeral ports
     if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && ! (exec 3<>/dev/tcp/127.0.0.1/$((p+10000))) 2>/dev/null; then echo $p; return; fi
   done
 }

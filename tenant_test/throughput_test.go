@@ -59,13 +59,16 @@ func TestThroughputTenants(t *testing.T) {
 		name    string
 		conns   int
 		tenants int // connection i authenticates as tenant i % tenants
-		queues  int
+		queues  int // >1: each pipeline spread over them; <0: connection i on queue i mod -queues
 	}
 	cfgs := []cfg{
 		{"c50 P16 1 queue, 1 tenant", 50, 1, 1},
 		{"c50 P16 1 queue, 50 tenants", 50, 50, 1},
 		{"c100 P16 1 queue, 1 tenant", 100, 1, 1},
 		{"c100 P16 1 queue, 100 tenants", 100, 100, 1},
+		// The same queue layout as the line above (100 queues, one per
+		// connection pair) with a single tenant: what the tenants cost.
+		{"c100 P16 100 queues, 1 tenant", 100, 1, -100},
 		{"c100 P16 8 queues, 1 tenant", 100, 1, 8},
 		{"c100 P16 8 queues, 100 tenants", 100, 100, 8},
 	}
@@ -117,7 +120,8 @@ func TestThroughputTenants(t *testing.T) {
 	}
 	ratio(cfgs[0].name, cfgs[1].name)
 	ratio(cfgs[2].name, cfgs[3].name)
-	ratio(cfgs[4].name, cfgs[5].name)
+	ratio(cfgs[4].name, cfgs[3].name)
+	ratio(cfgs[5].name, cfgs[6].name)
 	t.Log(b.String())
 }
 
@@ -192,8 +196,11 @@ func produceLoad(t testing.TB, addr string, users []string, depth, queues int, d
 			var buf []byte
 			for k := 0; k < depth; k++ {
 				q := "disq-bench"
-				if queues > 1 {
+				switch {
+				case queues > 1: // the pipeline spread over the queues
 					q += ":" + strconv.Itoa((i+k)%queues)
+				case queues < 0: // connection i on queue i mod -queues
+					q += ":" + strconv.Itoa(i%-queues)
 				}
 				buf = resp.AppendCommandStrings(buf, "ADDJOB", q, "xxxxxxxxxxxxxxxxxxxx", "0")
 			}
