@@ -150,14 +150,18 @@ func (h BusHandler) OnMessages(from replicate.NodeID, msgs []replicate.Msg) {
 	}
 	n := len(e.shards)
 	batches := make([]*shard.Batch, n)
-	var enc []byte // scratch: Arg copies it into the batch
+	var scratch []byte // Arg copies the encoding into the batch
 	add := func(i int, m *replicate.Msg) {
 		b := batches[i]
 		if b == nil {
 			b = shard.GetBatch()
 			batches[i] = b
 		}
-		enc = replicate.AppendMsg(enc[:0], m)
+		enc := m.Raw // the received encoding, decoded again by the shard
+		if enc == nil {
+			scratch = replicate.AppendMsg(scratch[:0], m)
+			enc = scratch
+		}
 		a := b.NumArgs()
 		b.Arg(enc)
 		b.Arg(from[:])

@@ -77,7 +77,8 @@ type Handler interface {
 	// OnMessages is called on the sending peer's reader goroutine with the
 	// job messages of one frame, in the order the peer sent them (a frame
 	// mixing membership and job messages gives several calls). The slice
-	// and everything the messages point to (byte slices, Holders, Jobs)
+	// and everything the messages point to (byte slices, Holders, Jobs,
+	// Raw: each job message's received encoding)
 	// are reused after the call returns: copy what you keep. Messages from
 	// nodes this node does not know (forgotten, or not met yet) are dropped.
 	OnMessages(from NodeID, msgs []Msg)

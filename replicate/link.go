@@ -512,6 +512,7 @@ func (c *Cluster) readLoop(in *inLink, br *bufio.Reader) error {
 				if err != nil {
 					return err
 				}
+				msgs[k].Raw = rec // lets the handler pass the bytes on without re-encoding
 				k++
 				continue
 			}

@@ -134,6 +134,11 @@ type Msg struct {
 	Jobs   []Job
 
 	Tenants []TenantDef
+
+	// Raw is the message's encoding as the bus reader received it
+	// (aliasing the frame buffer: valid only during the OnMessages call);
+	// nil for messages built locally. AppendMsg ignores it.
+	Raw []byte
 }
 
 // Limits of the message codec (a peer's bytes are untrusted).

@@ -3,7 +3,6 @@ package shard
 import (
 	"bytes"
 	"container/heap"
-	"sort"
 
 	"disq/engine/job"
 	"disq/replicate"
@@ -30,21 +29,35 @@ type Bus interface {
 type nodeSets struct {
 	sets  [][]replicate.NodeID
 	byKey map[string]uint32
+	ids   []replicate.NodeID // scratch: the sorted, deduplicated input
+	key   []byte             // scratch: the map key
 }
 
+// intern returns the index of the set of ids (order and duplicates do not
+// matter; ids is not modified). It allocates only for a set not seen
+// before: replicated ADDJOBs call it once per job.
 func (ns *nodeSets) intern(ids []replicate.NodeID) uint32 {
-	sort.Slice(ids, func(a, b int) bool { return bytes.Compare(ids[a][:], ids[b][:]) < 0 })
-	// dedupe
-	out := ids[:0]
-	for k, id := range ids {
-		if k == 0 || id != ids[k-1] {
-			out = append(out, id)
+	// Insertion sort into the scratch, dropping duplicates (sets are a
+	// handful of nodes).
+	out := ns.ids[:0]
+	for _, id := range ids {
+		k := len(out)
+		for k > 0 && bytes.Compare(out[k-1][:], id[:]) > 0 {
+			k--
 		}
+		if k > 0 && out[k-1] == id {
+			continue
+		}
+		out = append(out, replicate.NodeID{})
+		copy(out[k+1:], out[k:])
+		out[k] = id
 	}
-	key := make([]byte, 0, len(out)*20)
+	ns.ids = out
+	key := ns.key[:0]
 	for _, id := range out {
 		key = append(key, id[:]...)
 	}
+	ns.key = key
 	if ns.byKey == nil {
 		ns.byKey = make(map[string]uint32)
 		ns.sets = [][]replicate.NodeID{nil}
@@ -269,7 +282,7 @@ func (s *Shard) startReplication(i uint32, j *job.Job, op *Op, external bool) {
 	for _, id := range s.pickReachable(needed, r.targets) {
 		r.targets = append(r.targets, id)
 	}
-	j.Holders = s.sets.intern(append([]replicate.NodeID(nil), r.targets...))
+	j.Holders = s.sets.intern(r.targets)
 	s.repls[i] = r
 	s.sendCopies(j, r.targets, r.confirmed, false)
 	s.scheduleRepl(i, r)
@@ -334,7 +347,7 @@ func (s *Shard) replTick(i uint32, r *replState) {
 	added := s.pickReachable(1, r.targets)
 	r.targets = append(r.targets, added...)
 	if len(added) > 0 {
-		j.Holders = s.sets.intern(append([]replicate.NodeID(nil), r.targets...))
+		j.Holders = s.sets.intern(r.targets)
 	}
 	s.sendCopies(j, r.targets, r.confirmed, len(added) > 0)
 	s.scheduleRepl(i, r)
