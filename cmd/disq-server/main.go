@@ -363,9 +363,11 @@ func (b *busRelay) OnMembership(v *replicate.View) {
 // mostly contends for the same shard. gnet's event loops sit in
 // epoll_wait holding a P; with GOMAXPROCS = cores, a shard goroutine woken
 // by a loop can wait for the runtime to retake that P (20 us to 10 ms). One
-// extra P per event loop keeps an idle P for the shards: measured on 2
-// cores, ADDJOB -P 1 went from 0.80x to 0.91x of Redis LPUSH (see
-// BENCHMARKS.md). An explicit GOMAXPROCS environment variable wins.
+// extra P per event loop keeps an idle P for the shards (an earlier
+// measurement at 2 loops took ADDJOB -P 1 from 0.80x to 0.91x of Redis
+// LPUSH; a later 7-round A/B of GOMAXPROCS 2/3/4 at 2 loops found no
+// clear winner, BENCHMARKS.md). An explicit GOMAXPROCS environment
+// variable wins.
 func tuneRuntime(cfg *config.Config, log *slog.Logger) (shards, loops int) {
 	procs := runtime.GOMAXPROCS(0)
 	shards, loops = cfg.Shards, cfg.EventLoops
