@@ -133,7 +133,7 @@ func (h handler) Traffic(c netpoll.Conn, in []byte) (int, bool) {
 	if stopped && used < len(in) && !s.closeAfter {
 		s.stalled = true // flush wakes the connection when it may go on
 	}
-	s.ls.schedulePush() // runs the batches at the end of the pass
+	s.ls.run()
 	s.ls.flushMonitors()
 	s.flush()
 	s.ls.publishInflight()
