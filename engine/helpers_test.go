@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"strconv"
@@ -16,16 +15,8 @@ import (
 )
 
 // TestMain raises the default -parallel: these tests mostly wait on real
-// servers and timers, not on the CPU. An explicit -test.parallel wins.
-func TestMain(m *testing.M) {
-	flag.Parse()
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set {
-		_ = flag.Set("test.parallel", "8")
-	}
-	os.Exit(m.Run())
-}
+// servers and timers.
+func TestMain(m *testing.M) { testserver.MainParallel(m, 8) }
 
 // Error lines of commands.md section 6, as the test client prints them.
 const (

@@ -35,10 +35,13 @@ func readMonitor(t testing.TB, m *testclient.Conn, what string) (addr, args stri
 }
 
 // TestMonitor covers MONITOR (commands.md 5.8): one line per command of any
-// other client, arguments quoted and escaped, a second MONITOR ignored.
+// other client, arguments quoted and escaped, a second MONITOR ignored. It
+// runs one event loop: the lines of clients on different loops reach the
+// monitors through each loop's task queue and may swap (README, MONITOR),
+// while this test checks the order across clients.
 func TestMonitor(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, 2)
+	srv := startServer(t, 2, "--event-loops", "1")
 	m := testclient.Dial(t, srv.Addr)
 	m.Expect("+OK", "MONITOR")
 	m2 := testclient.Dial(t, srv.Addr)

@@ -55,7 +55,7 @@ type recorder struct {
 
 type recvMsg struct {
 	from NodeID
-	enc  []byte // re-encoded message (a deep copy)
+	enc  []byte // the message's received bytes (Msg.Raw, copied)
 }
 
 func newRecorder() *recorder { return &recorder{ch: make(chan struct{}, 1)} }
@@ -63,7 +63,9 @@ func newRecorder() *recorder { return &recorder{ch: make(chan struct{}, 1)} }
 func (r *recorder) OnMessages(from NodeID, msgs []Msg) {
 	r.mu.Lock()
 	for i := range msgs {
-		r.msgs = append(r.msgs, recvMsg{from: from, enc: AppendMsg(nil, &msgs[i])})
+		// Keep Raw, not a re-encoding: the tests comparing enc with what
+		// was sent then also check that Raw is the message's encoding.
+		r.msgs = append(r.msgs, recvMsg{from: from, enc: bytes.Clone(msgs[i].Raw)})
 	}
 	r.mu.Unlock()
 	select {

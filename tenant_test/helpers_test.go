@@ -3,7 +3,6 @@ package tenant_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -26,16 +25,8 @@ import (
 )
 
 // TestMain raises the default -parallel: these tests mostly wait on real
-// servers and timers. An explicit -test.parallel wins.
-func TestMain(m *testing.M) {
-	flag.Parse()
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set {
-		_ = flag.Set("test.parallel", "6")
-	}
-	os.Exit(m.Run())
-}
+// servers and timers.
+func TestMain(m *testing.M) { testserver.MainParallel(m, 6) }
 
 // Error lines as the test client prints them.
 const (

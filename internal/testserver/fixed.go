@@ -43,7 +43,7 @@ func StartArgs(t testing.TB, dir string, port int, args ...string) *Server {
 // read from stdin).
 func StartArgsStdin(t testing.TB, dir string, port int, stdin string, args ...string) *Server {
 	t.Helper()
-	args = withAdminPort(args)
+	args = withTestDefaults(args)
 	s := &Server{t: t, Dir: dir, Port: port, Addr: "127.0.0.1:" + strconv.Itoa(port), args: args, stdin: stdin}
 	if err := s.start(); err != nil {
 		t.Fatalf("start disq-server %s: %v", strings.Join(args, " "), err)
@@ -96,7 +96,7 @@ func RunExpectExit(t testing.TB, dir string, d time.Duration, args ...string) Ru
 func RunExpectExitStdin(t testing.TB, dir string, d time.Duration, stdin string, args ...string) RunResult {
 	t.Helper()
 	out := &lockedBuffer{}
-	p, err := proc.Start(command(t, dir, out, stdin, withAdminPort(args)))
+	p, err := proc.Start(command(t, dir, out, stdin, withTestDefaults(args)))
 	if err != nil {
 		t.Fatalf("start disq-server: %v", err)
 	}
@@ -107,12 +107,12 @@ func RunExpectExitStdin(t testing.TB, dir string, d time.Duration, stdin string,
 	return RunResult{Output: out.String(), ExitCode: p.Cmd.ProcessState.ExitCode()}
 }
 
-// withAdminPort appends "--admin-port 0" to args unless they mention
+// withTestDefaults appends "--admin-port 0" to args unless they mention
 // admin-port: the admin API's default port (7710) is one for the whole
 // machine. It also appends "--event-loops 2" unless args mention
 // event-loops: the default on a 2-core machine is one loop, and tests
 // should keep exercising several loops sharing a shard (TryRun races).
-func withAdminPort(args []string) []string {
+func withTestDefaults(args []string) []string {
 	joined := strings.Join(args, " ")
 	out := append([]string(nil), args...)
 	if !strings.Contains(joined, "admin-port") {

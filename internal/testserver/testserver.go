@@ -8,6 +8,7 @@ package testserver
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,6 +22,19 @@ import (
 
 	"disq/internal/proc"
 )
+
+// MainParallel runs the tests of a package whose tests mostly wait on
+// real servers and timers, not on the CPU: it raises the default
+// -parallel to n (an explicit -test.parallel wins). Call it from TestMain.
+func MainParallel(m *testing.M, n int) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", strconv.Itoa(n))
+	}
+	os.Exit(m.Run())
+}
 
 var (
 	buildOnce sync.Once
@@ -98,7 +112,7 @@ func StartIn(t testing.TB, dir string, directives ...string) *Server {
 	for attempt := 0; attempt < 5; attempt++ {
 		s := &Server{t: t, Dir: dir, Port: FreePort(t)}
 		s.Addr = "127.0.0.1:" + strconv.Itoa(s.Port)
-		s.args = withAdminPort(append([]string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--dir", dir}, directives...))
+		s.args = withTestDefaults(append([]string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--dir", dir}, directives...))
 		if lastErr = s.start(); lastErr == nil {
 			t.Cleanup(s.Stop)
 			return s
