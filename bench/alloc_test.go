@@ -43,7 +43,7 @@ func TestWorkerAllocs(t *testing.T) {
 		// Consumer: 16 GETJOB, their replies, then 16 ACKJOB and theirs.
 		cons.wbuf = cons.wbuf[:0]
 		for range 16 {
-			cons.appendFetch(cons.now(), true)
+			cons.appendFetch(cons.now(), true, true)
 		}
 		cons.rp, cons.rn = 0, copy(cons.rbuf, getReplies)
 		if err := cons.process(cons.now()); err != nil {

@@ -45,8 +45,12 @@
 // claim job numbers from one counter (-n of them, or unlimited until the
 // --duration deadline), so fast connections do more; consumers claim
 // fetches up to the number of jobs to complete, and give a claim back when
-// a fetch comes back empty (a nil reply, a GETJOB timeout). The claimed
-// job number doubles as the job's sequence number in its body token.
+// a fetch comes back empty (a nil reply, a GETJOB timeout). With several
+// --nodes, consumers may claim a full pipeline each past that number: the
+// last jobs can sit on a node whose consumers would otherwise have nothing
+// left to claim while the claims block elsewhere, waiting for federation.
+// The claimed job number doubles as the job's sequence number in its body
+// token.
 //
 // # Closed and open loop
 //

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -235,6 +236,14 @@ func TestBudget(t *testing.T) {
 	b.limit.Store(50) // the limit can drop below what was claimed
 	if _, k := b.claim(1); k != 0 {
 		t.Fatal("claimed past the limit")
+	}
+	b.slack = 60 // 50 + 60 = 110: 10 more than claimed
+	if _, k := b.claim(100); k != 10 || !b.exhausted() {
+		t.Fatalf("with slack 60 over limit 50 and 100 claimed, claim gave %d", k)
+	}
+	b.limit.Store(math.MaxInt64) // no overflow with slack on an unlimited budget
+	if _, k := b.claim(5); k != 5 {
+		t.Fatalf("unlimited budget with slack gave %d", k)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 type budget struct {
 	claimed atomic.Int64
 	limit   atomic.Int64
+	slack   int64 // claims allowed past limit (set before the phase starts)
 }
 
 // claim takes up to want units and returns how many it got, numbered
@@ -27,6 +28,11 @@ type budget struct {
 func (b *budget) claim(want int64) (start, k int64) {
 	for {
 		c, l := b.claimed.Load(), b.limit.Load()
+		if l <= math.MaxInt64-b.slack {
+			l += b.slack
+		} else {
+			l = math.MaxInt64
+		}
 		avail := l - c
 		if avail <= 0 || want <= 0 {
 			return 0, 0
@@ -149,6 +155,16 @@ func newPhase(cfg *Config, spec phaseSpec, nonce uint16) *phase {
 	}
 	r.cons.limit.Store(spec.consLimit)
 	r.consFinal.Store(spec.consFinal)
+	if len(cfg.Nodes) > 1 {
+		// Over several nodes a consumer's claims can strand: its fetches
+		// block on a node whose queue is empty while the last jobs sit on
+		// another node, whose consumers have nothing left to claim, and
+		// the run's tail becomes the federation's back-off (seconds). Let
+		// every consumer keep a full pipeline to the end; the phase ends
+		// on completed jobs, not claims, and wakes the fetches still
+		// blocked.
+		r.cons.slack = int64(spec.consumers * spec.pipeline)
+	}
 	if spec.duration > 0 {
 		r.deadline = int64(spec.duration)
 	}
@@ -200,6 +216,14 @@ func (r *phase) connect(ctx context.Context) error {
 		}
 		if w.role != roleProducer {
 			w.fetch = fetchTemplates(cfg, queues, k, w.role == roleConsumer)
+			if w.role == roleConsumer && len(cfg.Nodes) > 1 && cfg.Target == Disque {
+				// Over several nodes one node's queue runs dry before the
+				// others: -P blocking GETJOBs in a row would hold the jobs
+				// the first ones delivered (their ACKs go with the next
+				// batch) for up to -P fetch timeouts. Only the first fetch
+				// of a batch blocks, as with GETJOB COUNT.
+				w.fetchRest = fetchTemplates(cfg, queues, k, false)
+			}
 			rot := rotate(queues, k)
 			w.procLists = make([][]byte, len(rot))
 			for j, q := range rot {

@@ -72,6 +72,7 @@ type worker struct {
 	sched Schedule
 
 	add, fetch, qlen []tmpl
+	fetchRest        []tmpl // if set: fetches after the first of a batch (NOHANG)
 	addI, fetchI     int
 	ping             tmpl
 	procLists        [][]byte // lmove: processing list of each queue
@@ -517,8 +518,9 @@ func (w *worker) appendSends(now int64) {
 			return
 		}
 		k := w.sendCount(now, &r.cons)
-		for ; k > 0; k-- {
-			w.appendFetch(w.sendTime(now), true)
+		for first := true; k > 0; k-- {
+			w.appendFetch(w.sendTime(now), true, first)
+			first = false
 		}
 	case roleMixed:
 		k := w.sendCount(now, &r.prod)
@@ -528,7 +530,7 @@ func (w *worker) appendSends(now int64) {
 			case opAdd:
 				w.appendAdd(t, true)
 			case opGet:
-				w.appendFetch(t, true)
+				w.appendFetch(t, true, true)
 			case opQlen:
 				q := &w.qlen[w.addI%len(w.qlen)]
 				w.wbuf = append(w.wbuf, q.b...)
@@ -560,9 +562,14 @@ func (w *worker) appendAdd(t int64, claimed bool) {
 	w.pend.push(pending{t: t, op: tp.op, tok: tok, claimed: claimed})
 }
 
-func (w *worker) appendFetch(t int64, claimed bool) {
+// appendFetch appends the next fetch; first says it opens its batch (only
+// that one blocks when fetchRest is set).
+func (w *worker) appendFetch(t int64, claimed, first bool) {
 	qi := w.fetchI
 	tp := &w.fetch[qi]
+	if !first && w.fetchRest != nil {
+		tp = &w.fetchRest[qi]
+	}
 	w.fetchI++
 	if w.fetchI == len(w.fetch) {
 		w.fetchI = 0

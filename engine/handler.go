@@ -37,6 +37,9 @@ func (h handler) Closed(c netpoll.Conn, err error) {
 	h.e.clients.Add(-1)
 	s.t.ReleaseConnection()
 	delete(s.ls.sessions, s)
+	if s.ls.lastSess == s {
+		s.ls.lastSess = nil
+	}
 	if s.multi != nil {
 		s.multi.settle(s, 0)
 	}
@@ -126,14 +129,15 @@ func (h handler) Traffic(c netpoll.Conn, in []byte) (int, bool) {
 			}
 		}
 	}
+	now := time.Now()
 	if used > 0 {
 		s.ls.stats.netIn.Add(int64(used))
-		s.lastActive = time.Now()
+		s.lastActive = now
 	}
 	if stopped && used < len(in) && !s.closeAfter {
 		s.stalled = true // flush wakes the connection when it may go on
 	}
-	s.ls.run()
+	s.ls.afterTraffic(s, now)
 	s.ls.flushMonitors()
 	s.flush()
 	s.ls.publishInflight()
