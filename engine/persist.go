@@ -344,6 +344,7 @@ func (e *Engine) infoPersistence() [][2]string {
 			{"aof_fsyncs", itoa(st.Fsyncs)},
 			{"aof_durable_after_fsync", itoa(st.DurableAfterFsync)},
 			{"aof_replies_before_fsync", itoa(st.RepliesBeforeFsync)},
+			{"aof_prealloc_waits", itoa(st.PreallocWaits)},
 		}...)
 	}
 	return lines

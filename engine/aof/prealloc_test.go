@@ -2,6 +2,7 @@ package aof
 
 import (
 	"math/rand/v2"
+	"sync"
 	"os"
 	"path/filepath"
 	"testing"
@@ -35,6 +36,7 @@ func TestPreallocation(t *testing.T) {
 		want[j.ID] = cloneJob(j)
 	}
 	size := w.Stats().CurrentSize
+	settleFill(w)
 	if n := fileLen(t, p); n != 1<<20 || size >= n {
 		t.Fatalf("file length %d with %d bytes of data; want the 1 MiB chunk", n, size)
 	}
@@ -98,5 +100,67 @@ func TestPreallocation(t *testing.T) {
 	compareModels(t, got, want)
 	if st.ZeroTail != 0 {
 		t.Fatalf("clean file: %+v", st)
+	}
+}
+
+// settleFill waits for the zero fill in flight, if any.
+func settleFill(w *Writer) {
+	w.wmu.Lock()
+	w.waitFill()
+	w.wmu.Unlock()
+}
+
+// TestPreallocationManyChunks: with a small chunk the filler runs dozens
+// of times while records keep coming, with both policies; the data never
+// meets a fill (every record loads back), the file never has a hole of
+// zeros inside the data, and a clean Close leaves exactly the data.
+func TestPreallocationManyChunks(t *testing.T) {
+	for _, pol := range []Fsync{FsyncAlways, FsyncEverysec} {
+		t.Run(pol.String(), func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "a.aof")
+			w := openTest(t, Options{Path: p, Fsync: pol, Preallocate: 16 << 10})
+			rng := rand.New(rand.NewPCG(9, uint64(pol)))
+			want := model{}
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			for prod := 0; prod < 4; prod++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < 300; i++ {
+						mu.Lock()
+						j := makeJob(rng, prod, i)
+						mu.Unlock()
+						if err := appendSync(w, prod, AppendLoadJob(nil, &j), 1); err != nil {
+							t.Error(err)
+							return
+						}
+						mu.Lock()
+						want[j.ID] = cloneJob(j)
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			size := w.Stats().CurrentSize
+			if size < 16*(16<<10) {
+				t.Fatalf("only %d bytes written: too few chunks to test", size)
+			}
+			settleFill(w)
+			if n := fileLen(t, p); n <= size || n > size+2*(16<<10) {
+				t.Fatalf("file %d bytes with %d of data; want zeros ahead, at most two chunks", n, size)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if n := fileLen(t, p); n != size {
+				t.Fatalf("after Close the file is %d bytes; want %d", n, size)
+			}
+			got, st := loadModel(t, p, LoadOptions{})
+			compareModels(t, got, want)
+			if st.ZeroTail != 0 || st.TruncatedBytes != 0 {
+				t.Fatalf("load: %+v", st)
+			}
+		})
 	}
 }

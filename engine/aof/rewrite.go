@@ -297,6 +297,7 @@ func (w *Writer) switchFile(r rwResult) error {
 		return fmt.Errorf("fsync %s: %w", rw.tmp, err)
 	}
 	w.waitSync()
+	w.waitFill()
 	if err := w.fs.Rename(rw.tmp, w.opts.Path); err != nil {
 		return fmt.Errorf("renaming %s: %w", rw.tmp, err)
 	}

@@ -182,6 +182,9 @@ type Writer struct {
 	size      int64
 	alloc     int64 // the file's length: size plus preallocated zeros
 	prealloc  int64 // chunk (0: off)
+	filling   bool  // a fill job is out (prealloc.go)
+	fillReq   chan fillJob
+	fillDone  chan fillResult
 	synced    int64
 	enc       batchEncoder
 	spare     []byte
@@ -206,6 +209,7 @@ type counters struct {
 	fsyncs, delayed, batches, zbatches  atomic.Int64
 	records, bytes, writeErrs, rejected atomic.Int64
 	durableAfterFsync, beforeFsync      atomic.Int64
+	fillWaits                           atomic.Int64
 	rewrites, rwFailures                atomic.Int64
 	rwStart, lastRwDur                  atomic.Int64 // unix ns; ns (-1 never)
 	lastRwOK, fsyncPending, hasFile     atomic.Bool
@@ -242,6 +246,9 @@ type Stats struct {
 	// covering fsync completed. The writer checks it on every release; it
 	// must stay 0.
 	RepliesBeforeFsync int64
+	// PreallocWaits counts writes that waited for the zero fill ahead of
+	// them (prealloc.go).
+	PreallocWaits int64
 }
 
 // Open opens (creating it if needed) the log for appending and starts the
@@ -259,6 +266,8 @@ func Open(opts Options) (*Writer, error) {
 		done:     make(chan struct{}),
 		syncReq:  make(chan syncJob, 1),
 		syncDone: make(chan syncResult, 1),
+		fillReq:  make(chan fillJob, 1),
+		fillDone: make(chan fillResult, 1),
 		rwDone:   make(chan rwResult, 1),
 	}
 	if w.log == nil {
@@ -293,6 +302,7 @@ func Open(opts Options) (*Writer, error) {
 	}
 	w.lastSync = w.now()
 	go w.syncer()
+	go w.filler()
 	go w.run()
 	return w, nil
 }
@@ -474,6 +484,7 @@ func (w *Writer) Stats() Stats {
 		RewriteFailures:    w.st.rwFailures.Load(),
 		DurableAfterFsync:  w.st.durableAfterFsync.Load(),
 		RepliesBeforeFsync: w.st.beforeFsync.Load(),
+		PreallocWaits:      w.st.fillWaits.Load(),
 	}
 	if !w.st.hasFile.Load() {
 		s.State = "wait-rewrite"
@@ -906,6 +917,8 @@ func (w *Writer) shutdown() {
 	w.abortRewrite(ErrClosed)
 	w.waitSync()
 	close(w.syncReq)
+	w.waitFill()
+	close(w.fillReq)
 	var err error
 	if w.f != nil {
 		if w.errState != nil {
