@@ -2,9 +2,9 @@ package aof
 
 import (
 	"math/rand/v2"
-	"sync"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
