@@ -9,8 +9,13 @@
 // the spec orders them, and either answers at once (PING, AUTH, INFO,
 // argument errors...) or turns the request into a shard.Op appended to the
 // loop's batch for the owning shard (routing: shard.Slot of tenant and queue,
-// or the slot carried by a job ID). At the end of the pass each non-empty
-// batch is pushed to its shard: one hand-off per shard per pass.
+// or the slot carried by a job ID). At the end of the pass (a task the
+// loop runs after the pass's reads) each non-empty batch runs as one shard
+// step, on the loop when the shard is idle (TryRun) or pushed to it: one
+// step per shard per pass, so its fixed costs (the reply hand-off, one log
+// write under appendonly) are shared by every connection read in the pass.
+// A connection the loop has served alone for loneWindow runs at once
+// instead, so a lone client does not pay the end-of-pass wake-up.
 //
 // Every request takes a sequence number. Shards answer through the loop's
 // completion queue (shard.ReplyQueue); the loop drains it in one
