@@ -215,7 +215,7 @@ func startSyncNode(t *testing.T) *syncNode {
 	var p int
 	rl := &relay{}
 	for attempt := 0; ; attempt++ {
-		p = 20000 + rand.IntN(25000)
+		p = 12000 + rand.IntN(10768) // below the ephemeral ports, as proc.FreePort
 		var err error
 		c, err = replicate.New(replicate.Options{Addr: "127.0.0.1", Port: p, NodeTimeout: time.Second, Handler: rl})
 		if err != nil {

@@ -17,11 +17,14 @@ import (
 	"time"
 )
 
-// FreePort returns a loopback port in [20000, 45000) that is free, with
-// port+10000 free too (the Disque cluster bus port).
+// FreePort returns a loopback port in [12000, 22768) that is free, with
+// port+10000 free too (the Disque cluster bus port). Both stay below
+// Linux's ephemeral range (32768-60999 by default): a port picked there
+// can be taken by some client socket's local end between this check and
+// the server's bind (it happened in CI: "bind: address already in use").
 func FreePort() (int, error) {
 	for range 500 {
-		p := 20000 + rand.IntN(25000)
+		p := 12000 + rand.IntN(10768)
 		if portFree(p) && portFree(p+10000) {
 			return p, nil
 		}

@@ -87,8 +87,8 @@ type Server struct {
 	log   *lockedBuffer
 }
 
-// FreePort returns a port in [20000, 45000) that is free, with port+10000
-// free too.
+// FreePort returns a port in [12000, 22768) that is free, with port+10000
+// free too (both below the ephemeral port range, see proc.FreePort).
 func FreePort(t testing.TB) int {
 	t.Helper()
 	p, err := proc.FreePort()
