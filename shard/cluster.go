@@ -2,7 +2,6 @@ package shard
 
 import (
 	"bytes"
-	"container/heap"
 
 	"disq/engine/job"
 	"disq/replicate"
@@ -213,18 +212,45 @@ const (
 
 type taskHeap []task
 
-func (h taskHeap) Len() int           { return len(h) }
-func (h taskHeap) Less(i, j int) bool { return h[i].at < h[j].at }
-func (h taskHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *taskHeap) Push(x any)        { *h = append(*h, x.(task)) }
-func (h *taskHeap) Pop() any {
-	old := *h
-	t := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return t
+// addTask and popTask keep s.tasks a binary min-heap on at (typed, so a
+// task is not boxed into an interface on every push: one task per
+// replicated ADDJOB).
+func (s *Shard) addTask(t task) {
+	h := append(s.tasks, t)
+	for c := len(h) - 1; c > 0; {
+		p := (c - 1) / 2
+		if h[p].at <= h[c].at {
+			break
+		}
+		h[p], h[c] = h[c], h[p]
+		c = p
+	}
+	s.tasks = h
 }
 
-func (s *Shard) addTask(t task) { heap.Push(&s.tasks, t) }
+func (s *Shard) popTask() task {
+	h := s.tasks
+	t := h[0]
+	n := len(h) - 1
+	h[0] = h[n]
+	h = h[:n]
+	for p := 0; ; {
+		c := 2*p + 1
+		if c >= n {
+			break
+		}
+		if c+1 < n && h[c+1].at < h[c].at {
+			c++
+		}
+		if h[p].at <= h[c].at {
+			break
+		}
+		h[p], h[c] = h[c], h[p]
+		p = c
+	}
+	s.tasks = h
+	return t
+}
 
 func (s *Shard) nextTask() job.Millis {
 	if len(s.tasks) == 0 {
@@ -235,7 +261,7 @@ func (s *Shard) nextTask() job.Millis {
 
 func (s *Shard) runTasks(now job.Millis) {
 	for len(s.tasks) > 0 && s.tasks[0].at <= now {
-		t := heap.Pop(&s.tasks).(task)
+		t := s.popTask()
 		switch t.kind {
 		case taskRepl:
 			if r := s.repls[t.idx]; r != nil && r.ver == t.ver {
@@ -259,6 +285,8 @@ type replState struct {
 	deadline  job.Millis // 0 = none
 	targets   []replicate.NodeID
 	confirmed []replicate.NodeID
+	tbuf      [4]replicate.NodeID // first backing of targets (no allocation for up to 4)
+	cbuf      [4]replicate.NodeID // and of confirmed
 	repl      int
 	external  bool // this node keeps no copy
 	async     bool
@@ -268,6 +296,7 @@ type replState struct {
 // startReplication sends the copies of a job just created in wait-repl.
 func (s *Shard) startReplication(i uint32, j *job.Job, op *Op, external bool) {
 	r := &replState{sess: op.Sess, rq: op.RQ, seq: op.Seq, repl: int(j.Repl), external: external}
+	r.targets, r.confirmed = r.tbuf[:0], r.cbuf[:0]
 	if t := op.N[5]; t > 0 && job.Millis(t) < maxInt64()-s.now {
 		r.deadline = s.now + job.Millis(t)
 	}
@@ -279,9 +308,7 @@ func (s *Shard) startReplication(i uint32, j *job.Job, op *Op, external bool) {
 	if !external {
 		needed--
 	}
-	for _, id := range s.pickReachable(needed, r.targets) {
-		r.targets = append(r.targets, id)
-	}
+	r.targets = append(r.targets, s.pickReachable(needed, r.targets)...)
 	j.Holders = s.sets.intern(r.targets)
 	s.repls[i] = r
 	s.sendCopies(j, r.targets, r.confirmed, false)
@@ -289,29 +316,36 @@ func (s *Shard) startReplication(i uint32, j *job.Job, op *Op, external bool) {
 }
 
 // pickReachable returns up to n reachable nodes not in exclude, at random.
+// The slice is scratch space, valid until the next call.
 func (s *Shard) pickReachable(n int, exclude []replicate.NodeID) []replicate.NodeID {
 	if n <= 0 || s.view == nil {
 		return nil
 	}
-	var cand []replicate.NodeID
+	cand := s.pickBuf[:0]
 	for _, id := range s.view.Reachable {
 		if !containsNode(exclude, id) {
 			cand = append(cand, id)
 		}
 	}
-	s.rng.Shuffle(len(cand), func(a, b int) { cand[a], cand[b] = cand[b], cand[a] })
-	if len(cand) > n {
-		cand = cand[:n]
+	s.pickBuf = cand
+	n = min(n, len(cand))
+	for k := 0; k < n; k++ { // the first n of a Fisher-Yates shuffle
+		r := k + s.rng.IntN(len(cand)-k)
+		cand[k], cand[r] = cand[r], cand[k]
 	}
-	return cand
+	return cand[:n]
 }
 
 // sendCopies sends REPLJOB to the targets not yet confirmed (and, with
 // all, to the confirmed ones too, without asking for a new confirmation,
 // so they learn the new holder list).
 func (s *Shard) sendCopies(j *job.Job, targets, confirmed []replicate.NodeID, all bool) {
+	if s.cfg.Bus == nil {
+		return
+	}
 	m := replicate.Msg{Type: replicate.MsgReplJob, ID: j.ID}
 	s.jobMsg(&m.Job, j)
+	var ask, noReply []byte // each encoded once, for every target it goes to
 	for _, id := range targets {
 		if id == s.self {
 			continue
@@ -320,11 +354,20 @@ func (s *Shard) sendCopies(j *job.Job, targets, confirmed []replicate.NodeID, al
 			if !all {
 				continue
 			}
-			m.Flags = replicate.MsgNoReply
+			if noReply == nil {
+				m.Flags = replicate.MsgNoReply
+				s.msgBuf2 = replicate.AppendMsg(s.msgBuf2[:0], &m)
+				noReply = s.msgBuf2
+			}
+			s.cfg.Bus.Send(id, noReply)
 		} else {
-			m.Flags = 0
+			if ask == nil {
+				m.Flags = 0
+				s.msgBuf = replicate.AppendMsg(s.msgBuf[:0], &m)
+				ask = s.msgBuf
+			}
+			s.cfg.Bus.Send(id, ask)
 		}
-		s.send(id, &m)
 	}
 }
 

@@ -1,9 +1,11 @@
 package shard
 
 import (
+	"math/rand/v2"
 	"slices"
 	"testing"
 
+	"disq/engine/job"
 	"disq/replicate"
 )
 
@@ -45,5 +47,78 @@ func TestNodeSetsIntern(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { ns.intern(in) }); n != 0 {
 		t.Fatalf("interning a known set allocates %.1f times", n)
+	}
+}
+
+// TestTaskHeap: tasks pushed in random order, with pops in between, come
+// out by time, none lost; pushing into a heap with room allocates nothing.
+func TestTaskHeap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var s Shard
+	var want []job.Millis
+	var got []job.Millis
+	for round := 0; round < 50; round++ {
+		for k := rng.IntN(40); k > 0; k-- {
+			at := job.Millis(rng.IntN(1000))
+			s.addTask(task{at: at, idx: uint32(k)})
+			want = append(want, at)
+		}
+		last := job.Millis(-1)
+		for k := rng.IntN(30); k > 0 && len(s.tasks) > 0; k-- {
+			if s.nextTask() != s.tasks[0].at {
+				t.Fatal("nextTask is not the head")
+			}
+			tk := s.popTask()
+			if tk.at < last {
+				t.Fatalf("popped %d after %d", tk.at, last)
+			}
+			last = tk.at
+			got = append(got, tk.at)
+		}
+	}
+	last := job.Millis(-1)
+	for len(s.tasks) > 0 {
+		tk := s.popTask()
+		if tk.at < last {
+			t.Fatalf("popped %d after %d", tk.at, last)
+		}
+		last = tk.at
+		got = append(got, tk.at)
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("popped %d tasks, pushed %d (or different times)", len(got), len(want))
+	}
+	s.tasks = make(taskHeap, 0, 16)
+	if n := testing.AllocsPerRun(100, func() {
+		s.addTask(task{at: 5})
+		s.popTask()
+	}); n != 0 {
+		t.Fatalf("push+pop allocates %v times", n)
+	}
+}
+
+// TestPickReachable: n distinct reachable nodes, none excluded, every
+// reachable node picked sometimes.
+func TestPickReachable(t *testing.T) {
+	var s Shard
+	s.rng = rand.New(rand.NewPCG(3, 4))
+	s.view = &replicate.View{Reachable: []replicate.NodeID{nid(1), nid(2), nid(3), nid(4), nid(5)}}
+	seen := map[replicate.NodeID]int{}
+	for k := 0; k < 500; k++ {
+		got := s.pickReachable(2, []replicate.NodeID{nid(3)})
+		if len(got) != 2 || got[0] == got[1] || got[0] == nid(3) || got[1] == nid(3) {
+			t.Fatalf("picked %v", got)
+		}
+		for _, id := range got {
+			seen[id]++
+		}
+	}
+	if len(seen) != 4 {
+		t.Fatalf("picked %d distinct nodes over 500 calls; want the 4 not excluded", len(seen))
+	}
+	if got := s.pickReachable(9, nil); len(got) != 5 {
+		t.Fatalf("asked for 9 of 5: got %d", len(got))
 	}
 }

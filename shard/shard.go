@@ -104,6 +104,8 @@ type Shard struct {
 	gcs     map[uint32]*gcState
 	tasks   taskHeap
 	msgBuf  []byte
+	msgBuf2 []byte             // a second encoding (sendCopies)
+	pickBuf []replicate.NodeID // pickReachable's scratch
 
 	evCounts [][numCountEvents]uint64 // per tenant, flushed to Acct after each step
 	resumed  []*waiter                // answered waiters with deferred ops
