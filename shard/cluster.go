@@ -291,12 +291,44 @@ type replState struct {
 	external  bool // this node keeps no copy
 	async     bool
 	ver       uint32
+	pooled    bool // on the free list (freeRepl)
+}
+
+// newRepl takes a replState from the shard's free list (one per replicated
+// ADDJOB otherwise, 270 bytes with pointers: 5% of the producing node's
+// CPU in a profile).
+func (s *Shard) newRepl() *replState {
+	n := len(s.replFree)
+	if n == 0 {
+		r := &replState{}
+		r.targets, r.confirmed = r.tbuf[:0], r.cbuf[:0]
+		return r
+	}
+	r := s.replFree[n-1]
+	s.replFree[n-1] = nil
+	s.replFree = s.replFree[:n-1]
+	r.pooled = false
+	return r
+}
+
+// freeRepl returns r, already out of s.repls and no longer used, to the
+// free list. Its pending task, if any, finds another version at that index
+// (versions come from one shard-wide counter) and does nothing.
+func (s *Shard) freeRepl(r *replState) {
+	if r.pooled {
+		return
+	}
+	*r = replState{pooled: true}
+	r.targets, r.confirmed = r.tbuf[:0], r.cbuf[:0]
+	if len(s.replFree) < 4096 {
+		s.replFree = append(s.replFree, r)
+	}
 }
 
 // startReplication sends the copies of a job just created in wait-repl.
 func (s *Shard) startReplication(i uint32, j *job.Job, op *Op, external bool) {
-	r := &replState{sess: op.Sess, rq: op.RQ, seq: op.Seq, repl: int(j.Repl), external: external}
-	r.targets, r.confirmed = r.tbuf[:0], r.cbuf[:0]
+	r := s.newRepl()
+	r.sess, r.rq, r.seq, r.repl, r.external = op.Sess, op.RQ, op.Seq, int(j.Repl), external
 	if t := op.N[5]; t > 0 && job.Millis(t) < maxInt64()-s.now {
 		r.deadline = s.now + job.Millis(t)
 	}
@@ -372,7 +404,8 @@ func (s *Shard) sendCopies(j *job.Job, targets, confirmed []replicate.NodeID, al
 }
 
 func (s *Shard) scheduleRepl(i uint32, r *replState) {
-	r.ver++
+	s.replVer++ // shard-wide: a new replState at a reused index never matches an old task
+	r.ver = s.replVer
 	at := s.now + 50 // add one node / resend every 50 ms
 	if r.deadline != 0 && r.deadline < at {
 		at = r.deadline
@@ -411,6 +444,7 @@ func (s *Shard) replFail(i uint32, j *job.Job, r *replState, c Code) {
 			s.effects(i, j, eff&^job.EffReplyAdd)
 		}
 	}
+	s.freeRepl(r)
 }
 
 // gotJob: a node confirmed its copy.
@@ -442,6 +476,7 @@ func (s *Shard) gotJob(from replicate.NodeID, m *replicate.Msg) {
 		if err == nil {
 			s.effects(i, j, eff&^job.EffReplyAdd)
 		}
+		s.freeRepl(r)
 		return
 	}
 	_, _ = s.apply(i, j, job.Event{Kind: job.EvReplicated}) // EffReplyAdd answers the client
@@ -460,6 +495,7 @@ func (s *Shard) replyAdd(i uint32, j *job.Job, freed bool) {
 	}
 	delete(s.repls, i)
 	s.replyID(r.rq, r.sess, r.seq, &j.ID)
+	s.freeRepl(r)
 }
 
 func (s *Shard) replyID(rq *ReplyQueue, sess any, seq uint32, id *job.ID) {

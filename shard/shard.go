@@ -96,16 +96,18 @@ type Shard struct {
 	blocked map[any]*waiter
 
 	// Cluster state (cluster.go).
-	view    *replicate.View
-	self    replicate.NodeID
-	selfSet [1]replicate.NodeID
-	sets    nodeSets
-	repls   map[uint32]*replState
-	gcs     map[uint32]*gcState
-	tasks   taskHeap
-	msgBuf  []byte
-	msgBuf2 []byte             // a second encoding (sendCopies)
-	pickBuf []replicate.NodeID // pickReachable's scratch
+	view     *replicate.View
+	self     replicate.NodeID
+	selfSet  [1]replicate.NodeID
+	sets     nodeSets
+	repls    map[uint32]*replState
+	gcs      map[uint32]*gcState
+	tasks    taskHeap
+	msgBuf   []byte
+	msgBuf2  []byte             // a second encoding (sendCopies)
+	pickBuf  []replicate.NodeID // pickReachable's scratch
+	replFree []*replState       // freeRepl's list
+	replVer  uint32             // versions of replication tasks
 
 	evCounts [][numCountEvents]uint64 // per tenant, flushed to Acct after each step
 	resumed  []*waiter                // answered waiters with deferred ops
@@ -615,7 +617,10 @@ func (s *Shard) effects(i uint32, j *job.Job, eff job.Effect) {
 		if q != nil {
 			q.refs--
 		}
-		delete(s.repls, i)
+		if r := s.repls[i]; r != nil {
+			delete(s.repls, i)
+			s.freeRepl(r)
+		}
 		delete(s.gcs, i)
 		j.Holders = 0
 		j.Flags = 0
