@@ -30,12 +30,38 @@ type nodeSets struct {
 	byKey map[string]uint32
 	ids   []replicate.NodeID // scratch: the sorted, deduplicated input
 	key   []byte             // scratch: the map key
+	// The last input and its index (intern's fast path).
+	last    []replicate.NodeID
+	lastIdx uint32
+	lastOK  bool
 }
 
 // intern returns the index of the set of ids (order and duplicates do not
 // matter; ids is not modified). It allocates only for a set not seen
 // before: replicated ADDJOBs call it once per job.
 func (ns *nodeSets) intern(ids []replicate.NodeID) uint32 {
+	// Fast path: the same set as last time (every replica copy of a
+	// 3-node cluster carries the same holders, in any order).
+	if ns.lastOK && len(ids) == len(ns.last) && sameNodes(ids, ns.last) && sameNodes(ns.last, ids) {
+		return ns.lastIdx
+	}
+	i := ns.internSlow(ids)
+	ns.last = append(ns.last[:0], ids...)
+	ns.lastIdx, ns.lastOK = i, true
+	return i
+}
+
+// sameNodes reports whether every node of a is in b.
+func sameNodes(a, b []replicate.NodeID) bool {
+	for _, id := range a {
+		if !containsNode(b, id) {
+			return false
+		}
+	}
+	return true
+}
+
+func (ns *nodeSets) internSlow(ids []replicate.NodeID) uint32 {
 	// Insertion sort into the scratch, dropping duplicates (sets are a
 	// handful of nodes).
 	out := ns.ids[:0]
@@ -589,10 +615,11 @@ func (s *Shard) newRecord(tenant uint16, mj *replicate.Job) (uint32, *job.Job) {
 	j.Queue = q.id
 	j.Body, j.BodyLen = s.ar.put(mj.Body), uint32(len(mj.Body))
 	q.refs++
-	hs := append([]replicate.NodeID(nil), mj.Holders...)
+	hs := append(s.nodeBuf[:0], mj.Holders...) // scratch: intern copies what it keeps
 	if !containsNode(hs, s.self) {
 		hs = append(hs, s.self)
 	}
+	s.nodeBuf = hs
 	j.Holders = s.sets.intern(hs)
 	s.st.index(i)
 	if s.cfg.Acct != nil {

@@ -45,6 +45,28 @@ func TestNodeSetsIntern(t *testing.T) {
 	if got := ns.intern([]replicate.NodeID{b, a}); got != j {
 		t.Fatalf("intern(b, a) = %d, want %d", got, j)
 	}
+	// The last-set fast path must respect duplicates and lengths.
+	for _, tc := range []struct {
+		in   []replicate.NodeID
+		want uint32
+	}{
+		{[]replicate.NodeID{a, a, b}, j},
+		{[]replicate.NodeID{a, b, c}, i}, // same length as the last input, another set
+		{[]replicate.NodeID{a, b, b}, j},
+		{[]replicate.NodeID{b, b, b}, 0}, // {b}: new
+		{[]replicate.NodeID{c, a, b}, i},
+	} {
+		got := ns.intern(tc.in)
+		if tc.want == 0 {
+			if got == i || got == j || got == 0 {
+				t.Fatalf("intern(%v) = %d: want a new index", tc.in, got)
+			}
+			continue
+		}
+		if got != tc.want {
+			t.Fatalf("intern(%v) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
 	if n := testing.AllocsPerRun(100, func() { ns.intern(in) }); n != 0 {
 		t.Fatalf("interning a known set allocates %.1f times", n)
 	}

@@ -106,6 +106,7 @@ type Shard struct {
 	msgBuf   []byte
 	msgBuf2  []byte             // a second encoding (sendCopies)
 	pickBuf  []replicate.NodeID // pickReachable's scratch
+	nodeBuf  []replicate.NodeID // newRecord's scratch
 	replFree []*replState       // freeRepl's list
 	replVer  uint32             // versions of replication tasks
 
