@@ -50,14 +50,18 @@ cluster none
 nc=($c1 $c2 $c3)
 
 res=$tmp/res
+# Every run starts on empty nodes: FLUSHALL is per node, so the replicas
+# are flushed too (otherwise they keep every earlier round's copies).
+flush() { if [ "$1" = lone ]; then redis-cli -p $lone debug flushall >/dev/null
+  else for p in "${s2[@]}"; do redis-cli -p $p debug flushall >/dev/null; done; fi; }
 for r in $(seq "$rounds"); do
   for target in lone repl; do
     port=$lone; [ $target = repl ] && port=${s2[0]}
-    redis-cli -p $port debug flushall >/dev/null
+    flush $target
     bench produce -p $port -c 50 -P 16 -n "$n" --addjob-timeout 5000 | field 'd["ops_per_sec"], d["latency_ms"]["p50"], d["latency_ms"]["p99"]' | sed "s/^/$target-P16 /" >>"$res"
-    redis-cli -p $port debug flushall >/dev/null
+    flush $target
     bench produce -p $port -c 50 -P 1 -n $((n/4)) --addjob-timeout 5000 | field 'd["ops_per_sec"], d["latency_ms"]["p50"], d["latency_ms"]["p99"]' | sed "s/^/$target-P1 /" >>"$res"
-    redis-cli -p $port debug flushall >/dev/null
+    flush $target
     redis-benchmark -p $port -c 50 -P 16 -n "$n" --csv addjob q 01234567890123456789 0 2>/dev/null | tail -1 |
       awk -F'","' -v t="$target" '{gsub(/"/,"",$0); split($0,f,","); print t "-rb16 " f[2] " " f[5] " " f[7]}' >>"$res"
   done
