@@ -1189,8 +1189,12 @@ func (s *Shard) busOp(b *Batch, op *Op) {
 	var from replicate.NodeID
 	copy(from[:], b.arg(op.A+1))
 	var m replicate.Msg
+	m.Job.Holders = s.msgHolders[:0] // decoded into scratch: no handler keeps it
 	if _, err := m.Decode(b.arg(op.A)); err != nil {
 		return
+	}
+	if cap(m.Job.Holders) > cap(s.msgHolders) {
+		s.msgHolders = m.Job.Holders[:0]
 	}
 	switch m.Type {
 	case replicate.MsgReplJob:

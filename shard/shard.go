@@ -96,19 +96,20 @@ type Shard struct {
 	blocked map[any]*waiter
 
 	// Cluster state (cluster.go).
-	view     *replicate.View
-	self     replicate.NodeID
-	selfSet  [1]replicate.NodeID
-	sets     nodeSets
-	repls    map[uint32]*replState
-	gcs      map[uint32]*gcState
-	tasks    taskHeap
-	msgBuf   []byte
-	msgBuf2  []byte             // a second encoding (sendCopies)
-	pickBuf  []replicate.NodeID // pickReachable's scratch
-	nodeBuf  []replicate.NodeID // newRecord's scratch
-	replFree []*replState       // freeRepl's list
-	replVer  uint32             // versions of replication tasks
+	view       *replicate.View
+	self       replicate.NodeID
+	selfSet    [1]replicate.NodeID
+	sets       nodeSets
+	repls      map[uint32]*replState
+	gcs        map[uint32]*gcState
+	tasks      taskHeap
+	msgBuf     []byte
+	msgBuf2    []byte             // a second encoding (sendCopies)
+	pickBuf    []replicate.NodeID // pickReachable's scratch
+	nodeBuf    []replicate.NodeID // newRecord's scratch
+	msgHolders []replicate.NodeID // busOp decodes REPLJOB holders into it
+	replFree   []*replState       // freeRepl's list
+	replVer    uint32             // versions of replication tasks
 
 	evCounts [][numCountEvents]uint64 // per tenant, flushed to Acct after each step
 	resumed  []*waiter                // answered waiters with deferred ops
