@@ -176,6 +176,33 @@ func (h BusHandler) OnMessages(from replicate.NodeID, msgs []replicate.Msg) {
 			}
 		case replicate.MsgNeedJobs, replicate.MsgPause:
 			add(shard.Of(shard.Slot(string(m.Tenant), m.Queue), n), m)
+		case replicate.MsgGotJobs:
+			// Usually every ID is one shard's (the replica's shard for a
+			// slot serves the same slots here when the shard counts
+			// match); else split it.
+			shardOfID := func(id [24]byte) int { jid := job.ID(id); return shard.Of(jid.Slot(), n) }
+			first := shardOfID(m.IDs[0])
+			same := true
+			for _, id := range m.IDs[1:] {
+				if shardOfID(id) != first {
+					same = false
+					break
+				}
+			}
+			if same {
+				add(first, m)
+				continue
+			}
+			per := make([][][24]byte, n)
+			for _, id := range m.IDs {
+				i := shardOfID(id)
+				per[i] = append(per[i], id)
+			}
+			for i, ids := range per {
+				if len(ids) > 0 {
+					add(i, &replicate.Msg{Type: replicate.MsgGotJobs, ID: ids[0], IDs: ids})
+				}
+			}
 		case replicate.MsgYourJobs:
 			per := make(map[int][]replicate.Job)
 			for _, j := range m.Jobs {

@@ -56,6 +56,7 @@ func sampleMsgs() []Msg {
 		{Type: MsgWorking, ID: id},
 		{Type: MsgPause, Tenant: []byte("t"), Queue: []byte("q"), State: 3},
 		{Type: MsgTenant, Tenants: sampleTenantDefs()},
+		{Type: MsgGotJobs, ID: id, IDs: [][24]byte{id, testJobID(0x40)}},
 	}
 }
 
@@ -90,6 +91,7 @@ var goldenMsgs = map[MsgType]string{
 	MsgYourJobs:  "0d0002202122232425262728292a2b2c2d2e2f30313233343536370764656661756c74027131f6a1abfef96280f0b25200c0cf2403010202a0a7aeb5bc838a91989fe6edf4fbc2c9d0d7de25b0b7bea5ac939a81888ff6fde4ebd2d9c0c7ce350568656c6c6f303132333435363738393a3b3c3d3e3f40414243444546470764656661756c74027131f6a1abfef96280f0b25200c0cf2403010202a0a7aeb5bc838a91989fe6edf4fbc2c9d0d7de25b0b7bea5ac939a81888ff6fde4ebd2d9c0c7ce350568656c6c6f",
 	MsgWorking:   "0e00101112131415161718191a1b1c1d1e1f2021222324252627",
 	MsgPause:     "0f000174017103",
+	MsgGotJobs:   "110002101112131415161718191a1b1c1d1e1f2021222324252627404142434445464748494a4b4c4d4e4f5051525354555657",
 	MsgTenant:    "100000020461636d650301020304050607081b7b226e616d65223a2261636d65222c2276657273696f6e223a337d0462657461808080808020000000000000002a1e7b226e616d65223a2262657461222c2264656c65746564223a747275657d",
 }
 
@@ -125,6 +127,9 @@ func normalize(m Msg) Msg {
 	}
 	if len(m.Queue) == 0 {
 		m.Queue = nil
+	}
+	if len(m.IDs) == 0 {
+		m.IDs = nil
 	}
 	if len(m.Tenants) == 0 {
 		m.Tenants = nil
@@ -169,7 +174,7 @@ func goName(t MsgType) string {
 	names := map[MsgType]string{MsgReplJob: "MsgReplJob", MsgGotJob: "MsgGotJob", MsgEnqueue: "MsgEnqueue",
 		MsgQueued: "MsgQueued", MsgSetAck: "MsgSetAck", MsgWillQueue: "MsgWillQueue", MsgGotAck: "MsgGotAck",
 		MsgDelJob: "MsgDelJob", MsgNeedJobs: "MsgNeedJobs", MsgYourJobs: "MsgYourJobs", MsgWorking: "MsgWorking",
-		MsgPause: "MsgPause", MsgTenant: "MsgTenant"}
+		MsgPause: "MsgPause", MsgTenant: "MsgTenant", MsgGotJobs: "MsgGotJobs"}
 	return names[t]
 }
 

@@ -123,6 +123,8 @@ func FuzzDecodeMsg(f *testing.F) {
 		f.Add(AppendMsg(nil, &m))
 	}
 	f.Add([]byte{byte(MsgYourJobs), 0, 0})
+	f.Add([]byte{byte(MsgGotJobs), 0, 1})
+	f.Add([]byte{byte(MsgGotJobs), 0, 0})
 	d := sampleDigest()
 	f.Add(AppendMsg(nil, &d))
 	f.Add([]byte{byte(MsgTenant), byte(MsgDigest | MsgDigestEnd), 0, 0})
@@ -165,7 +167,7 @@ func FuzzMsgRoundTrip(f *testing.F) {
 	f.Add(uint8(12), uint8(MsgDigest|MsgDigestEnd), []byte("acme"), []byte("a"), []byte(`"name":"acme"}`), int64(3), int64(-1), uint32(0), uint8(0))
 	f.Add(uint8(12), uint8(0), []byte("acme"), []byte(""), []byte(`"name":"acme"}`), int64(3), int64(9), uint32(0), uint8(0))
 	f.Fuzz(func(t *testing.T, typ, flags uint8, tenant, queue, body []byte, a, b int64, u uint32, nh uint8) {
-		tp := MsgType(4 + typ%13)
+		tp := MsgType(4 + typ%14)
 		j := Job{ID: testJobID(typ), Tenant: tenant, Queue: queue, Body: body, CTime: a, TTL: b, Delay: -a, Retry: a ^ b,
 			Repl: u, Nacks: u >> 3, AddDeliveries: u + 1}
 		for i := 0; i < int(nh%5); i++ {
@@ -177,6 +179,8 @@ func FuzzMsgRoundTrip(f *testing.F) {
 			m.Job, m.ID = j, j.ID
 		case MsgYourJobs:
 			m.Jobs = []Job{j, j}
+		case MsgGotJobs:
+			m.ID, m.IDs = j.ID, [][24]byte{j.ID, testJobID(typ + 1)}
 		case MsgNeedJobs:
 			m.Tenant, m.Queue, m.Count = tenant, queue, a
 		case MsgPause:

@@ -32,13 +32,14 @@ const (
 	MsgWorking   MsgType = 14 // ID: a worker is on it
 	MsgPause     MsgType = 15 // Tenant, Queue, State: set this pause state
 	MsgTenant    MsgType = 16 // Tenants: tenant definitions; MsgDigest: a digest of them (Tenant: after)
-	numMsgTypes          = 17
+	MsgGotJobs   MsgType = 17 // IDs: copies stored (a replica's GOTJOBs of one step, to one node)
+	numMsgTypes          = 18
 )
 
 var msgNames = [numMsgTypes]string{
 	"PING", "PONG", "MEET", "FAIL", "REPLJOB", "GOTJOB", "ENQUEUE", "QUEUED",
 	"SETACK", "WILLQUEUE", "GOTACK", "DELJOB", "NEEDJOBS", "YOURJOBS", "WORKING", "PAUSE",
-	"TENANT",
+	"TENANT", "GOTJOBS",
 }
 
 func (t MsgType) String() string {
@@ -112,6 +113,7 @@ type TenantDef struct {
 //	GOTACK     ID, Flags&MsgKnown
 //	NEEDJOBS   Tenant, Queue, Count
 //	YOURJOBS   Jobs
+//	GOTJOBS    IDs (at least one)
 //	PAUSE      Tenant, Queue, State (bit0 in, bit1 out)
 //	TENANT     Tenants (definitions, Def set); with MsgDigest a digest:
 //	           Tenants without Def, sorted by name, covering the names
@@ -134,6 +136,8 @@ type Msg struct {
 	Jobs   []Job
 
 	Tenants []TenantDef
+
+	IDs [][24]byte // GOTJOBS
 
 	// Raw is the message's encoding as the bus reader received it
 	// (aliasing the frame buffer: valid only during the OnMessages call);
@@ -198,6 +202,7 @@ func appendJob(dst []byte, j *Job) []byte {
 //	job      := id[24] tenant queue ctime ttl delay retry repl nacks adddeliv nholders holder[20]* body
 //	REPLJOB  := job
 //	YOURJOBS := count job*
+//	GOTJOBS  := count id[24]*
 //	NEEDJOBS := tenant queue count       PAUSE := tenant queue state
 //	TENANT   := after count (name version sum[8, big-endian] def)*
 //	ENQUEUE  := id[24] delay             SETACK := id[24] count
@@ -214,6 +219,11 @@ func AppendMsg(dst []byte, m *Msg) []byte {
 		dst = binary.AppendUvarint(dst, uint64(len(m.Jobs)))
 		for i := range m.Jobs {
 			dst = appendJob(dst, &m.Jobs[i])
+		}
+	case MsgGotJobs:
+		dst = binary.AppendUvarint(dst, uint64(len(m.IDs)))
+		for i := range m.IDs {
+			dst = append(dst, m.IDs[i][:]...)
 		}
 	case MsgNeedJobs:
 		dst = appendBytes(dst, m.Tenant)
@@ -424,8 +434,8 @@ func (d *dec) tenants(m *Msg) {
 // undefined flags and out-of-range values. Membership types give
 // ErrNotJobMsg.
 func (m *Msg) Decode(b []byte) (int, error) {
-	jobs, holders, tenants := m.Jobs[:0], m.Job.Holders[:0], m.Tenants[:0]
-	*m = Msg{Jobs: jobs, Job: Job{Holders: holders}, Tenants: tenants}
+	jobs, holders, tenants, ids := m.Jobs[:0], m.Job.Holders[:0], m.Tenants[:0], m.IDs[:0]
+	*m = Msg{Jobs: jobs, Job: Job{Holders: holders}, Tenants: tenants, IDs: ids}
 	d := dec{b: b}
 	t := MsgType(d.u8())
 	f := MsgFlags(d.u8())
@@ -467,6 +477,18 @@ func (m *Msg) Decode(b []byte) (int, error) {
 			}
 		}
 		m.Jobs = jobs
+	case MsgGotJobs:
+		n := d.uvarint()
+		if d.err == nil && (n == 0 || n > maxJobsMsg || n*24 > uint64(d.rest())) {
+			d.fail(ErrBadMsg)
+		}
+		for i := uint64(0); i < n && d.err == nil; i++ {
+			ids = append(ids, d.id24())
+		}
+		m.IDs = ids
+		if len(ids) > 0 {
+			m.ID = ids[0]
+		}
 	case MsgNeedJobs:
 		m.Tenant = d.bytes()
 		m.Queue = d.bytes()
@@ -491,8 +513,8 @@ func (m *Msg) Decode(b []byte) (int, error) {
 		m.ID = d.id24()
 	}
 	if d.err != nil {
-		jobs, holders, tenants := m.Jobs, m.Job.Holders, m.Tenants
-		*m = Msg{Jobs: jobs[:0], Job: Job{Holders: holders[:0]}, Tenants: tenants[:0]}
+		jobs, holders, tenants, ids := m.Jobs, m.Job.Holders, m.Tenants, m.IDs
+		*m = Msg{Jobs: jobs[:0], Job: Job{Holders: holders[:0]}, Tenants: tenants[:0], IDs: ids[:0]}
 		return 0, d.err
 	}
 	return d.off, nil

@@ -94,6 +94,15 @@ for P in P16 P1 rb16; do
   printf "| %s | %.0f | %.0f | %.2f | %s/%s | %s/%s |\n" "$name" "$l" "$rr" "$(echo "$rr $l" | awk '{print $1/$2}')" \
     "$(col lone-$P 3)" "$(col lone-$P 4)" "$(col repl-$P 3)" "$(col repl-$P 4)"
 done
+# The lone node's rate drifts during a run on a shared machine; the median
+# of each round's own ratio (lone and replicated measured back to back) is
+# the steadier figure.
+printf "\nMedian of the per-round ratios (replicated / lone):"
+for P in P16 P1 rb16; do
+  printf " %s %s" "$P" "$(paste <(grep "^lone-$P " "$res" | awk '{print $2}') <(grep "^repl-$P " "$res" | awk '{print $2}') |
+    awk '{print $2/$1}' | median | xargs printf "%.2f")"
+done
+echo
 printf "\nPer run (label jobs/s p50 p99):\n"; sort -s -k1,1 "$res"
 printf "\nBytes on the wire per replicated job (two copies sent by the producing node):\n\n| body | repl-compression s2 | none |\n|---|---|---|\n"
 printf "| 100 B | %s | %s |\n| 1 KiB | %s | %s |\n" "${w1##* }" "${w2##* }" "${w3##* }" "${w4##* }"

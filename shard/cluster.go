@@ -1201,6 +1201,11 @@ func (s *Shard) busOp(b *Batch, op *Op) {
 		s.replJob(from, &m)
 	case replicate.MsgGotJob:
 		s.gotJob(from, &m)
+	case replicate.MsgGotJobs:
+		for _, id := range m.IDs {
+			g := replicate.Msg{Type: replicate.MsgGotJob, ID: id}
+			s.gotJob(from, &g)
+		}
 	case replicate.MsgEnqueue:
 		s.enqueueReq(&m)
 	case replicate.MsgQueued:

@@ -74,10 +74,14 @@ func (s *Shard) logWriter() *aof.Writer {
 // holds the step's replies and copy confirmations until they are durable.
 // It reports whether it took the replies.
 func (s *Shard) flushLog() bool {
-	if s.logN == 0 {
-		s.heldBus = s.heldBus[:0]
+	if s.logN == 0 && len(s.heldBus) == 0 {
 		return false
 	}
+	// With held messages but no records (a confirmation for a copy stored
+	// in an earlier step, e.g. a resent REPLJOB), an empty batch carries
+	// them: the writer releases it once everything before it is durable.
+	// (These messages used to be dropped, so the creator never got that
+	// confirmation.)
 	w := s.logWriter()
 	if w == nil {
 		s.logBuf, s.logN = s.logBuf[:0], 0
@@ -171,15 +175,54 @@ func (s *Shard) sendHeld() {
 	s.heldBus = s.heldBus[:0]
 }
 
-// confirmCopy answers GOTJOB for a copy: after the log holds it when the log
-// is on.
+// confirmCopy answers GOTJOB for a copy. The step's confirmations leave
+// together at its end (flushConfirms): one GOTJOBS per creating node, after
+// the log holds the copies when the log is on.
 func (s *Shard) confirmCopy(to replicate.NodeID, id [24]byte) {
-	m := replicate.Msg{Type: replicate.MsgGotJob, ID: id}
-	if s.logWriter() == nil {
-		s.send(to, &m)
+	for k := range s.gotPend {
+		if s.gotPend[k].to == to {
+			s.gotPend[k].ids = append(s.gotPend[k].ids, id)
+			return
+		}
+	}
+	if n := len(s.gotPend); n < cap(s.gotPend) {
+		s.gotPend = s.gotPend[:n+1]
+		e := &s.gotPend[n]
+		e.to, e.ids = to, append(e.ids[:0], id)
 		return
 	}
-	s.heldBus = append(s.heldBus, heldMsg{to, replicate.AppendMsg(nil, &m)})
+	s.gotPend = append(s.gotPend, gotPend{to: to, ids: [][24]byte{id}})
+}
+
+// gotPend is a step's copy confirmations for one node.
+type gotPend struct {
+	to  replicate.NodeID
+	ids [][24]byte
+}
+
+// flushConfirms sends (or, with the log on, holds for flushLog) one
+// message per node for the step's confirmations: GOTJOB for one copy,
+// GOTJOBS for more. A replica storing a creator's pipeline of copies thus
+// answers with one message instead of one per copy.
+func (s *Shard) flushConfirms() {
+	if len(s.gotPend) == 0 {
+		return
+	}
+	logOn := s.logWriter() != nil
+	for k := range s.gotPend {
+		e := &s.gotPend[k]
+		m := replicate.Msg{Type: replicate.MsgGotJob, ID: e.ids[0]}
+		if len(e.ids) > 1 {
+			m.Type, m.IDs = replicate.MsgGotJobs, e.ids
+		}
+		if logOn {
+			s.heldBus = append(s.heldBus, heldMsg{e.to, replicate.AppendMsg(nil, &m)})
+		} else {
+			s.send(e.to, &m)
+		}
+		e.ids = e.ids[:0]
+	}
+	s.gotPend = s.gotPend[:0]
 }
 
 // ---- loading and rewriting -------------------------------------------------

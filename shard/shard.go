@@ -117,6 +117,7 @@ type Shard struct {
 	logN     int                      // records in logBuf
 	holdBuf  []byte                   // scratch for holder IDs
 	heldBus  []heldMsg                // copy confirmations waiting for the log
+	gotPend  []gotPend                // the step's copy confirmations (flushConfirms)
 	loading  bool                     // replaying the log: log nothing
 
 	out  []outbox // pending reply batches, per destination loop
@@ -361,6 +362,7 @@ func (s *Shard) Step(batches []*Batch, now job.Millis) {
 		s.nextCron = now + cronPeriod
 	}
 	s.publish() // before the replies leave: INFO after a reply sees the change
+	s.flushConfirms()
 	s.flushLog()
 	s.flush()
 	s.flushCounts()
