@@ -442,3 +442,31 @@ func TestOpenTornHeader(t *testing.T) {
 	w := openTest(t, Options{Path: path})
 	w.Close()
 }
+
+// TestEmptyBatch: a batch without records (a shard's held bus messages for
+// copies logged earlier) is released once everything before it is durable,
+// and writes nothing.
+func TestEmptyBatch(t *testing.T) {
+	for _, pol := range []Fsync{FsyncAlways, FsyncEverysec} {
+		p := filepath.Join(t.TempDir(), "a.aof")
+		w := openTest(t, Options{Path: p, Fsync: pol})
+		rng := rand.New(rand.NewPCG(5, 6))
+		j := makeJob(rng, 0, 1)
+		if err := appendSync(w, 0, AppendLoadJob(nil, &j), 1); err != nil {
+			t.Fatal(err)
+		}
+		size := w.Stats().CurrentSize
+		if err := appendSync(w, 0, nil, 0); err != nil {
+			t.Fatalf("%v: empty batch: %v", pol, err)
+		}
+		st := w.Stats()
+		if st.CurrentSize != size || st.RejectedBatches != 0 || st.RepliesBeforeFsync != 0 {
+			t.Fatalf("%v: after an empty batch: %+v (size before %d)", pol, st, size)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := loadModel(t, p, LoadOptions{})
+		compareModels(t, got, model{j.ID: cloneJob(j)})
+	}
+}
