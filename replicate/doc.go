@@ -2,7 +2,9 @@
 // full mesh of TCP links carrying batched, checksummed, optionally
 // S2-compressed frames; the codecs of the job messages of Disque's bus
 // catalogue (spec semantics.md 15) and of disq's TENANT message (tenant
-// definitions, see below); and Disque-style membership (MEET,
+// definitions, see below) and GOTJOBS (a replica's confirmations of one
+// step's copies to one node, where Disque sends a GOTJOB per copy); and
+// Disque-style membership (MEET,
 // PING/PONG gossip, PFAIL/FAIL, FORGET with a blacklist, LEAVING, RESET, the
 // cluster config file), with the texts CLUSTER and HELLO reply.
 //

@@ -49,6 +49,11 @@
 // NEEDJOBS/YOURJOBS federation and PAUSE broadcasts. Incoming messages are
 // routed to the owning shard by the slot inside job IDs (or the queue's
 // slot) and arrive as OpBus ops, so they are ordered with everything else.
+// A replica confirms the copies it stored in one step together, one
+// GOTJOBS per creating node at the end of the step (after the log holds
+// them when the log is on). The creator keeps no per-job allocation for a
+// replication in flight: replState objects come from a free list, carry
+// their first targets inline, and their retry tasks live in a typed heap.
 //
 // # Usage
 //
