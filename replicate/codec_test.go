@@ -95,7 +95,7 @@ var goldenMsgs = map[MsgType]string{
 	MsgTenant:    "100000020461636d650301020304050607081b7b226e616d65223a2261636d65222c2276657273696f6e223a337d0462657461808080808020000000000000002a1e7b226e616d65223a2262657461222c2264656c65746564223a747275657d",
 }
 
-const goldenFrame = "0000004201020002f1209045ae5452311a0500101112131415161718191a1b1c1d1e1f20212223242526271a0b00101112131415161718191a1b1c1d1e1f2021222324252627"
+const goldenFrame = "0000004202020002f1209045ae5452311a0500101112131415161718191a1b1c1d1e1f20212223242526271a0b00101112131415161718191a1b1c1d1e1f2021222324252627"
 
 // normalize makes decoded and hand-built messages comparable (nil vs empty).
 func normalize(m Msg) Msg {
@@ -309,7 +309,8 @@ func TestFrameErrors(t *testing.T) {
 		f[i] = v
 		return f
 	}
-	try("version", mod(4, 2), DefaultMaxFrameSize, ErrVersion)
+	try("version", mod(4, FrameVersion+1), DefaultMaxFrameSize, ErrVersion)
+	try("version 1", mod(4, 1), DefaultMaxFrameSize, ErrVersion)
 	try("flags", mod(5, 0x80), DefaultMaxFrameSize, ErrBadFrame)
 	try("count 0", mod(7, 0), DefaultMaxFrameSize, ErrBadFrame)
 	try("count 2", mod(7, 2), DefaultMaxFrameSize, nil)

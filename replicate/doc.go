@@ -59,13 +59,15 @@
 //	 0               4        5        6                 8                       16
 //	+---------------+--------+--------+-----------------+-----------------------+--------
 //	| u32 length    | u8 ver | u8 flg | u16 records     | u64 xxhash64          | payload ...
-//	| (of the rest) |   1    | bit0 s2, bit1 checksum   | of the uncompressed   | (S2 block
+//	| (of the rest) |   2    | bit0 s2, bit1 checksum   | of the uncompressed   | (S2 block
 //	|               |        |        | 1..65535        | payload (if bit1)     |  if bit0)
 //	+---------------+--------+--------+-----------------+-----------------------+--------
 //
 //	payload := record*           record := uvarint length | message
 //	message := u8 type | u8 flags | fields (see AppendMsg)
 //
+// Version 2 added GOTJOBS; nodes of different versions refuse each
+// other's frames (ErrVersion), so a cluster runs one version at a time.
 // Integers in the header are big-endian. The payload is S2 block-compressed
 // (github.com/klauspost/compress/s2) when Options.Compression is on, the
 // payload is larger than CompressThreshold (512 bytes) and the compressed

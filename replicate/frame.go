@@ -19,7 +19,7 @@ import (
 //	payload             record*, possibly S2-compressed as one block
 //	record := uvarint length (>= 1) | message (u8 type | u8 flags | fields)
 const (
-	FrameVersion = 1
+	FrameVersion = 2 // 2 added GOTJOBS (message 17): nodes of versions 1 and 2 refuse each other's frames
 
 	frameFlagS2       = 1 << 0
 	frameFlagChecksum = 1 << 1
