@@ -137,6 +137,27 @@ func cmdCluster(s *Session, args [][]byte) {
 	}
 }
 
+// splitByShard returns the shard of ids when they all belong to one of the
+// n shards (per nil), else the IDs of each shard. A replica's shard serves
+// the same slots as this node's when the shard counts match, so a GOTJOBS
+// message usually goes to one shard whole.
+func splitByShard(ids [][24]byte, n int) (first int, per [][][24]byte) {
+	shardOf := func(id [24]byte) int { jid := job.ID(id); return shard.Of(jid.Slot(), n) }
+	first = shardOf(ids[0])
+	for k, id := range ids[1:] {
+		if shardOf(id) != first {
+			per = make([][][24]byte, n)
+			per[first] = append(per[first], ids[:k+1]...)
+			for _, id := range ids[k+1:] {
+				i := shardOf(id)
+				per[i] = append(per[i], id)
+			}
+			return first, per
+		}
+	}
+	return first, nil
+}
+
 // BusHandler routes messages from other nodes to the shards that own their
 // jobs or queues, and tenant definitions to the tenant sync (tenantsync.go).
 // It implements replicate.Handler; its methods run on the bus's goroutines.
@@ -177,30 +198,13 @@ func (h BusHandler) OnMessages(from replicate.NodeID, msgs []replicate.Msg) {
 		case replicate.MsgNeedJobs, replicate.MsgPause:
 			add(shard.Of(shard.Slot(string(m.Tenant), m.Queue), n), m)
 		case replicate.MsgGotJobs:
-			// Usually every ID is one shard's (the replica's shard for a
-			// slot serves the same slots here when the shard counts
-			// match); else split it.
-			shardOfID := func(id [24]byte) int { jid := job.ID(id); return shard.Of(jid.Slot(), n) }
-			first := shardOfID(m.IDs[0])
-			same := true
-			for _, id := range m.IDs[1:] {
-				if shardOfID(id) != first {
-					same = false
-					break
-				}
-			}
-			if same {
-				add(first, m)
-				continue
-			}
-			per := make([][][24]byte, n)
-			for _, id := range m.IDs {
-				i := shardOfID(id)
-				per[i] = append(per[i], id)
-			}
-			for i, ids := range per {
-				if len(ids) > 0 {
-					add(i, &replicate.Msg{Type: replicate.MsgGotJobs, ID: ids[0], IDs: ids})
+			if first, per := splitByShard(m.IDs, n); per == nil {
+				add(first, m) // the usual case: every ID is one shard's
+			} else {
+				for i, ids := range per {
+					if len(ids) > 0 {
+						add(i, &replicate.Msg{Type: replicate.MsgGotJobs, ID: ids[0], IDs: ids})
+					}
 				}
 			}
 		case replicate.MsgYourJobs:
