@@ -225,3 +225,68 @@ func TestPipelinedReplicatedAddJobs(t *testing.T) {
 		k++
 	}
 }
+
+// TestReplicationAcrossShardCounts: a 3-shard node replicating to a 1-shard
+// node (the replica's one shard confirms copies of the creator's three
+// shards; a GOTJOBS mixing them is split by the creator, see
+// engine.TestSplitByShard): every ADDJOB gets its ID, with two copies and
+// no resend. (Whether a GOTJOBS mixes shards depends on timing, so this
+// test does not by itself catch a broken split.)
+func TestReplicationAcrossShardCounts(t *testing.T) {
+	c := meetAll(startNodesEach(t, 2, func(i int) []string {
+		return []string{"--shards", []string{"3", "1"}[i]}
+	}))
+	for i, want := range []string{"shards:3", "shards:1"} {
+		if info := string(c.cli(i).Do("INFO").Str); !strings.Contains(info, "\r\n"+want+"\r\n") {
+			t.Fatalf("node %d does not report %s", i, want)
+		}
+	}
+	// Several connections write their pipelines first, then read: their
+	// ADDJOBs run on the three shards at once, so the replica's steps mix
+	// copies of all three (one connection's pipelined ADDJOBs on different
+	// shards would go a shard at a time).
+	const conns, per = 6, 20
+	const n = conns * per
+	var cls []*testclient.Conn
+	for k := range conns {
+		cl := c.dial(0)
+		var b []byte
+		for i := range per {
+			b = resp.AppendCommandStrings(b, "ADDJOB", "sq"+strconv.Itoa(k), "b"+strconv.Itoa(i), "5000", "REPLICATE", "2")
+		}
+		cl.Write(b)
+		cls = append(cls, cl)
+	}
+	var replies []resp.Reply
+	for _, cl := range cls {
+		for range per {
+			replies = append(replies, cl.Read())
+		}
+	}
+	for i, r := range replies {
+		if r.Kind != resp.KindSimple || !testclient.IsJobID(string(r.Str)) {
+			t.Fatalf("ADDJOB %d: %s; want +<job id>", i, r)
+		}
+		if st := c.states(string(r.Str)); copies(st) != 2 {
+			t.Fatalf("job %d states %q; want 2 copies", i, st)
+		}
+	}
+	// A lost confirmation shows as a resend after 50 ms. Allow a few for a
+	// slow machine.
+	info := string(c.cli(0).Do("INFO", "stats").Str)
+	if v := infoInt(info, "repl_resends"); v < 0 || v > n/4 {
+		t.Fatalf("repl_resends %d after %d replicated ADDJOBs; want about 0", v, n)
+	}
+}
+
+// infoInt returns the integer field name of an INFO text, or -1.
+func infoInt(info, name string) int {
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
+			if n, err := strconv.Atoi(v); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}

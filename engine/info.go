@@ -313,6 +313,7 @@ func (e *Engine) infoStats(t *tenant.Tenant) [][2]string {
 		{"jobs_expired", itoa(e.sumShards(func(i int) int64 { return e.shards[i].Stats.Expired.Load() }))},
 		{"jobs_requeued", itoa(e.sumShards(func(i int) int64 { return e.shards[i].Stats.Requeued.Load() }))},
 		{"jobs_evicted", itoa(e.sumShards(func(i int) int64 { return e.shards[i].Stats.Evicted.Load() }))},
+		{"repl_resends", itoa(e.sumShards(func(i int) int64 { return e.shards[i].Stats.ReplResends.Load() }))},
 	}
 	if t != nil {
 		// A tenant sees its own job counters (the tenant registry's), not

@@ -452,6 +452,7 @@ func (s *Shard) replTick(i uint32, r *replState) {
 		j.Holders = s.sets.intern(r.targets)
 	}
 	s.sendCopies(j, r.targets, r.confirmed, len(added) > 0)
+	s.Stats.ReplResends.Add(1)
 	s.scheduleRepl(i, r)
 }
 

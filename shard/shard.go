@@ -143,19 +143,20 @@ type Shard struct {
 
 // Stats are a shard's counters, published for readers on other goroutines.
 type Stats struct {
-	Jobs     atomic.Int64 // job records held (any state, dummy ACKs included)
-	Queues   atomic.Int64 // queue objects
-	Blocked  atomic.Int64 // clients blocked in GETJOB on this shard
-	Memory   atomic.Int64 // bytes of records, index and bodies in use
-	Held     atomic.Int64 // bytes the shard holds for them (in use or on free lists)
-	Mapped   atomic.Int64 // bytes mapped outside the Go heap for records and bodies
-	OffHeap  atomic.Int64 // bytes of those in use by jobs
-	Created  atomic.Int64 // jobs created by ADDJOB
-	Acked    atomic.Int64 // jobs acknowledged
-	Expired  atomic.Int64 // jobs removed by TTL
-	Requeued atomic.Int64 // timer requeues
-	Evicted  atomic.Int64 // jobs evicted above 95% of maxmemory
-	_        [64]byte
+	Jobs        atomic.Int64 // job records held (any state, dummy ACKs included)
+	Queues      atomic.Int64 // queue objects
+	Blocked     atomic.Int64 // clients blocked in GETJOB on this shard
+	Memory      atomic.Int64 // bytes of records, index and bodies in use
+	Held        atomic.Int64 // bytes the shard holds for them (in use or on free lists)
+	Mapped      atomic.Int64 // bytes mapped outside the Go heap for records and bodies
+	OffHeap     atomic.Int64 // bytes of those in use by jobs
+	Created     atomic.Int64 // jobs created by ADDJOB
+	Acked       atomic.Int64 // jobs acknowledged
+	Expired     atomic.Int64 // jobs removed by TTL
+	Requeued    atomic.Int64 // timer requeues
+	Evicted     atomic.Int64 // jobs evicted above 95% of maxmemory
+	ReplResends atomic.Int64 // REPLJOB rounds resent after 50 ms without every confirmation
+	_           [64]byte
 }
 
 type outbox struct {
