@@ -317,18 +317,6 @@ type loopTask struct{ fn func() }
 
 func (t *loopTask) Run(context.Context) error { t.fn(); return nil }
 
-// schedulePush runs the batches at the end of the loop's current pass:
-// gnet runs Execute tasks after every ready connection of the epoll round
-// has been read, so one shard step (run on the loop when the shard is
-// idle, see run) carries the requests of all of them instead of one step
-// per connection. That halves the steps' fixed costs (reply hand-off,
-// stats, one log write per step under appendonly: strace counted one
-// pwrite per 16 jobs with a step per connection). Two A/Bs on 2 cores,
-// 4 rounds each, -c 50: ADDJOB -P 1 +7% and +4%, -P 16 +8% and +4%,
-// appendfsync everysec +3% and +14%. The price is one eventfd wake-up per
-// pass: a lone client (-c 1) waits about 8 us more (p50 39 -> 47 us). An
-// adaptive variant (run at once when connections come far apart) kept
-// the lone client's latency but lost the gain under load.
 // afterTraffic runs the batches now when s is the only connection this
 // loop has served lately (a lone client gets its replies without the
 // end-of-pass wake-up), and at the end of the pass otherwise.
@@ -348,6 +336,16 @@ func (ls *loopState) afterTraffic(s *Session, now time.Time) {
 // the pass. Under load many connections take turns within every pass.
 const loneWindow = 500 * time.Microsecond
 
+// schedulePush runs the batches at the end of the loop's current pass:
+// gnet runs Execute tasks after every ready connection of the epoll round
+// has been read, so one shard step (run on the loop when the shard is
+// idle, see run) carries the requests of all of them instead of one step
+// per connection. That halves the steps' fixed costs (reply hand-off,
+// stats, one log write per step under appendonly: strace counted one
+// pwrite per 16 jobs with a step per connection). Two A/Bs on 2 cores,
+// 4 rounds each, -c 50: ADDJOB -P 1 +7% and +4%, -P 16 +8% and +4%,
+// appendfsync everysec +3% and +14%. The price is one eventfd wake-up per
+// pass, about 8 us for a lone client (-c 1), which afterTraffic spares it.
 func (ls *loopState) schedulePush() {
 	if ls.pushArmed {
 		return

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"disq/engine/config"
+	"disq/shard"
 	"disq/tenant"
 )
 
@@ -308,24 +309,27 @@ func (e *Engine) infoStats(t *tenant.Tenant) [][2]string {
 		{"instantaneous_output_kbps", kbps(st.outRate.Load())},
 		{"rejected_connections", itoa(st.rejected.Load())},
 		{"latest_fork_usec", "0"},
-		{"jobs_created", itoa(e.sumShards(func(i int) int64 { return e.shards[i].Stats.Created.Load() }))},
-		{"jobs_acked", itoa(e.sumShards(func(i int) int64 { return e.shards[i].Stats.Acked.Load() }))},
-		{"jobs_expired", itoa(e.sumShards(func(i int) int64 { return e.shards[i].Stats.Expired.Load() }))},
-		{"jobs_requeued", itoa(e.sumShards(func(i int) int64 { return e.shards[i].Stats.Requeued.Load() }))},
-		{"jobs_evicted", itoa(e.sumShards(func(i int) int64 { return e.shards[i].Stats.Evicted.Load() }))},
-		{"repl_resends", itoa(e.sumShards(func(i int) int64 { return e.shards[i].Stats.ReplResends.Load() }))},
 	}
 	if t != nil {
 		// A tenant sees its own job counters (the tenant registry's), not
-		// the node's; evictions are not counted per tenant.
+		// the node's; evictions and replication resends are node-wide only.
 		u := func(ev tenant.Event) string { return strconv.FormatUint(t.Counted(ev), 10) }
-		lines = append(lines[:len(lines)-5],
+		return append(lines,
 			[2]string{"jobs_created", u(tenant.EventAdded)},
 			[2]string{"jobs_acked", u(tenant.EventAcked)},
 			[2]string{"jobs_expired", u(tenant.EventExpired)},
 			[2]string{"jobs_requeued", u(tenant.EventRequeued)})
 	}
-	return lines
+	sum := func(f func(st *shard.Stats) int64) string {
+		return itoa(e.sumShards(func(i int) int64 { return f(&e.shards[i].Stats) }))
+	}
+	return append(lines,
+		[2]string{"jobs_created", sum(func(st *shard.Stats) int64 { return st.Created.Load() })},
+		[2]string{"jobs_acked", sum(func(st *shard.Stats) int64 { return st.Acked.Load() })},
+		[2]string{"jobs_expired", sum(func(st *shard.Stats) int64 { return st.Expired.Load() })},
+		[2]string{"jobs_requeued", sum(func(st *shard.Stats) int64 { return st.Requeued.Load() })},
+		[2]string{"jobs_evicted", sum(func(st *shard.Stats) int64 { return st.Evicted.Load() })},
+		[2]string{"repl_resends", sum(func(st *shard.Stats) int64 { return st.ReplResends.Load() })})
 }
 
 func (e *Engine) infoCPU() [][2]string {

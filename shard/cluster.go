@@ -475,8 +475,8 @@ func (s *Shard) replFail(i uint32, j *job.Job, r *replState, c Code) {
 }
 
 // gotJob: a node confirmed its copy.
-func (s *Shard) gotJob(from replicate.NodeID, m *replicate.Msg) {
-	i := s.st.lookup((*job.ID)(&m.ID))
+func (s *Shard) gotJob(from replicate.NodeID, id *[24]byte) {
+	i := s.st.lookup((*job.ID)(id))
 	if i == 0 {
 		return
 	}
@@ -1201,11 +1201,10 @@ func (s *Shard) busOp(b *Batch, op *Op) {
 	case replicate.MsgReplJob:
 		s.replJob(from, &m)
 	case replicate.MsgGotJob:
-		s.gotJob(from, &m)
+		s.gotJob(from, &m.ID)
 	case replicate.MsgGotJobs:
-		for _, id := range m.IDs {
-			g := replicate.Msg{Type: replicate.MsgGotJob, ID: id}
-			s.gotJob(from, &g)
+		for k := range m.IDs {
+			s.gotJob(from, &m.IDs[k])
 		}
 	case replicate.MsgEnqueue:
 		s.enqueueReq(&m)

@@ -122,6 +122,19 @@ func TestIsolation(t *testing.T) {
 		if v, ok := info["jobs_created"]; ok && v != tc.created {
 			t.Errorf("%s INFO stats: jobs_created:%s counts other tenants' jobs; want absent or %s", tc.who, v, tc.created)
 		}
+		// The parsed map keeps one value per name: check the text too, so
+		// a node-wide line beside the tenant's own is caught.
+		raw := string(tc.c.Do("INFO", "stats").Str)
+		for _, f := range []string{"jobs_created:", "jobs_acked:", "jobs_expired:", "jobs_requeued:"} {
+			if n := strings.Count(raw, "\r\n"+f); n > 1 {
+				t.Errorf("%s INFO stats: %d %s lines; want at most one (its own)", tc.who, n, f)
+			}
+		}
+		for _, f := range []string{"jobs_evicted:", "repl_resends:"} {
+			if strings.Contains(raw, "\r\n"+f) {
+				t.Errorf("%s INFO stats: node-wide %s shown to a tenant", tc.who, f)
+			}
+		}
 	}
 	// HELLO is about nodes only: the same for every tenant.
 	if ha, hb, hd := a.DoS("HELLO"), b.DoS("HELLO"), d.DoS("HELLO"); ha != hb || hb != hd {

@@ -18,7 +18,8 @@ import (
 // pieces (so a group's fdatasync never finds many dirty zero pages) and
 // fdatasyncs it, while the writer goes on writing below it. The writer
 // never writes into a chunk being filled: if it gets there first it waits
-// for the fill (Stats.FillWaits). The space past the data reads as zeros:
+// for the fill (Stats.PreallocWaits; AppendNow queues for the writer
+// goroutine instead of waiting). The space past the data reads as zeros:
 // a clean Close cuts it off; after a crash the loader takes an all-zero
 // tail for the clean end of the log it is, and Load cuts it off.
 
@@ -102,7 +103,7 @@ func (w *Writer) ensureAlloc(end int64) {
 		case r := <-w.fillDone:
 			w.fillFinished(r)
 		default:
-			if end > w.alloc {
+			if end > w.fillFrom {
 				w.st.fillWaits.Add(1)
 				w.fillFinished(<-w.fillDone)
 			}
@@ -119,12 +120,16 @@ func (w *Writer) ensureAlloc(end int64) {
 	if w.filling || w.prealloc <= 0 || w.alloc-end >= w.prealloc/2 {
 		return
 	}
-	to := (w.alloc/w.prealloc + 1) * w.prealloc
+	// With no zeros ahead (a new or cut file) the fill starts an eighth of
+	// a chunk past the data, so the writes made meanwhile append plainly
+	// instead of waiting for it.
+	from := max(w.alloc, end+w.prealloc/8)
+	to := (from/w.prealloc + 1) * w.prealloc
 	if to-end < w.prealloc/2 {
 		to += w.prealloc
 	}
-	w.filling = true
-	w.fillReq <- fillJob{f: o, from: w.alloc, to: to}
+	w.filling, w.fillFrom = true, from
+	w.fillReq <- fillJob{f: o, from: from, to: to}
 }
 
 // fillFinished takes a fill's result. The file is as long as the fill

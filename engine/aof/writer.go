@@ -183,6 +183,7 @@ type Writer struct {
 	alloc     int64 // the file's length: size plus preallocated zeros
 	prealloc  int64 // chunk (0: off)
 	filling   bool  // a fill job is out (prealloc.go)
+	fillFrom  int64 // where the fill job out starts
 	fillReq   chan fillJob
 	fillDone  chan fillResult
 	synced    int64
@@ -569,7 +570,8 @@ func (w *Writer) run() {
 // only batches are queued. It then writes what was queued and b with one
 // write(2) and calls the callbacks before it returns, sparing the producer
 // (a shard step, possibly on an event loop) two goroutine hand-offs; the
-// file order is the queue order as with Append. Otherwise it is Append.
+// file order is the queue order as with Append. Otherwise (also when the
+// write would reach a chunk still being zero-filled) it is Append.
 func (w *Writer) AppendNow(b *Batch) {
 	if Fsync(w.policy.Load()) == FsyncAlways || w.rewriting.Load() || !w.wmu.TryLock() {
 		w.Append(b)
@@ -582,10 +584,17 @@ func (w *Writer) AppendNow(b *Batch) {
 	}
 	w.mu.Lock()
 	ok := !w.closed
+	need := int64(len(b.Records)) + inlineSlack
 	for i := range w.q {
 		ok = ok && w.q[i].kind == kAppend
+		if ok {
+			need += int64(len(w.q[i].b.Records))
+		}
 	}
-	if !ok {
+	// A write that would reach a chunk still being zero-filled waits for
+	// the fill (ensureAlloc): never here, on a shard step that may run on
+	// an event loop.
+	if !ok || w.filling && w.size+need > w.fillFrom {
 		w.mu.Unlock()
 		w.wmu.Unlock()
 		w.Append(b)
@@ -602,6 +611,9 @@ func (w *Writer) AppendNow(b *Batch) {
 	w.inl = items[:0]
 	w.wmu.Unlock()
 }
+
+// inlineSlack covers what encoding adds to records (batch headers).
+const inlineSlack = 64 << 10
 
 // maxInlineLag bounds how far writes may run ahead of a background fsync
 // on producers' goroutines; past it they queue for the writer goroutine.
