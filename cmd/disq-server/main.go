@@ -57,6 +57,11 @@ Examples:
 disq always runs in the foreground and logs to standard output (or the
 'logfile' directive) through log/slog. SIGTERM and SIGINT shut it down
 cleanly. See README.md for every directive and command.
+
+Environment: GOMAXPROCS (default: CPUs + event loops) caps the cores a
+node uses and sets the default shard and event-loop counts; give each of
+several nodes sharing a machine its share (e.g. GOMAXPROCS=1 for three
+nodes on two cores). DISQ_PPROF=host:port serves net/http/pprof.
 `
 
 func main() {
