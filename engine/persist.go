@@ -77,14 +77,28 @@ func (e *Engine) loadLog(cfg *config.Config) error {
 	return nil
 }
 
+// logOptions are the writer's options for cfg; waitRewrite starts it
+// without a file until the first rewrite.
+func (e *Engine) logOptions(cfg *config.Config, waitRewrite bool) aof.Options {
+	return aof.Options{Path: aofPath(cfg), Fsync: fsyncOf(cfg), WaitRewrite: waitRewrite,
+		Compress: cfg.AOFCompression == config.CompressionS2, Logger: e.log, OnLatency: e.logLatency}
+}
+
+// logLatency records a slow log write or fsync in the latency monitor
+// (LATENCY LATEST/HISTORY "aof-write", "aof-fsync-always"), as Redis does.
+func (e *Engine) logLatency(event string, d time.Duration) {
+	if t := e.Config().LatencyMonitorThreshold; t > 0 && d.Milliseconds() >= t {
+		e.latency.add(event, d.Milliseconds())
+	}
+}
+
 // openLog starts the log writer (appendonly yes at startup).
 func (e *Engine) openLog(cfg *config.Config) error {
 	if !cfg.AppendOnly {
 		e.pers.state = "off"
 		return nil
 	}
-	w, err := aof.Open(aof.Options{Path: aofPath(cfg), Fsync: fsyncOf(cfg),
-		Compress: cfg.AOFCompression == config.CompressionS2, Logger: e.log})
+	w, err := aof.Open(e.logOptions(cfg, false))
 	if err != nil {
 		return err
 	}
@@ -104,8 +118,7 @@ func (e *Engine) startRewrite(done func(error)) error {
 	temp := false
 	if w == nil {
 		// BGREWRITEAOF works with the log off: write the file, then close.
-		nw, err := aof.Open(aof.Options{Path: aofPath(cfg), Fsync: fsyncOf(cfg), WaitRewrite: true,
-			Compress: cfg.AOFCompression == config.CompressionS2, Logger: e.log})
+		nw, err := aof.Open(e.logOptions(cfg, true))
 		if err != nil {
 			return err
 		}
@@ -179,8 +192,7 @@ func (e *Engine) setAppendOnly(on bool, cfg *config.Config) error {
 	if e.logw.Load() != nil {
 		return nil
 	}
-	w, err := aof.Open(aof.Options{Path: aofPath(cfg), Fsync: fsyncOf(cfg), WaitRewrite: true,
-		Compress: cfg.AOFCompression == config.CompressionS2, Logger: e.log})
+	w, err := aof.Open(e.logOptions(cfg, true))
 	if err != nil {
 		return err
 	}
@@ -342,6 +354,7 @@ func (e *Engine) infoPersistence() [][2]string {
 			{"aof_pending_bio_fsync", b(st.FsyncPending)},
 			{"aof_delayed_fsync", itoa(st.DelayedFsyncs)},
 			{"aof_fsyncs", itoa(st.Fsyncs)},
+			{"aof_fsync_usec", itoa(st.FsyncTime.Microseconds())},
 			{"aof_durable_after_fsync", itoa(st.DurableAfterFsync)},
 			{"aof_replies_before_fsync", itoa(st.RepliesBeforeFsync)},
 			{"aof_prealloc_waits", itoa(st.PreallocWaits)},

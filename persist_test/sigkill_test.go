@@ -59,6 +59,10 @@ func crashRounds(t *testing.T, policy string, rounds int) {
 		if policy == "always" && durable <= 0 {
 			t.Errorf("round %d: INFO aof_durable_after_fsync:%s before the kill; want > 0 under always", round, info["aof_durable_after_fsync"])
 		}
+		fsyncUsec, err := strconv.ParseInt(info["aof_fsync_usec"], 10, 64)
+		if err != nil || fsyncs > 0 && fsyncUsec <= 0 {
+			t.Errorf("round %d: INFO aof_fsync_usec:%q with aof_fsyncs %d; want a positive time", round, info["aof_fsync_usec"], fsyncs)
+		}
 
 		restart(t, srv)
 		c = testclient.Dial(t, srv.Addr)
@@ -84,8 +88,8 @@ func crashRounds(t *testing.T, policy string, rounds int) {
 		}
 		torn := strings.Count(srv.Log(), "damaged tail truncated")
 		t.Logf("round %d (%s, killed after %v): acknowledged %d, present after restart %d, missing %d, extra present %d (no reply received: allowed); "+
-			"before the kill: aof_durable_after_fsync %d, aof_fsyncs %d (%.1f reply batches per fsync), aof_replies_before_fsync %s; torn tail truncated at load: %v; producer errors: %s",
-			round, policy, wait, len(acked), got, len(missing), extra, durable, fsyncs, ratio(durable, fsyncs), early, torn > 0, l.errorSummary())
+			"before the kill: aof_durable_after_fsync %d, aof_fsyncs %d (%.1f reply batches per fsync, %.0f us each), aof_replies_before_fsync %s; torn tail truncated at load: %v; producer errors: %s",
+			round, policy, wait, len(acked), got, len(missing), extra, durable, fsyncs, ratio(durable, fsyncs), ratio(fsyncUsec, fsyncs), early, torn > 0, l.errorSummary())
 		if len(acked) == 0 {
 			t.Errorf("round %d: no ADDJOB was acknowledged before the kill", round)
 		}

@@ -97,6 +97,11 @@ type Options struct {
 	// Preallocate is the chunk the file is extended by ahead of its data
 	// (prealloc.go); zero means DefaultPreallocate, negative turns it off.
 	Preallocate int64
+	// OnLatency, if set, is told how long each write of a group took
+	// ("aof-write") and each fsync a reply waited for under always
+	// ("aof-fsync-always"), Redis's latency-monitor event names. It runs
+	// on the writer's goroutine and must not block.
+	OnLatency func(event string, d time.Duration)
 }
 
 // Batch is a producer's unit of work: framed records (AppendLoadJob,
@@ -210,7 +215,7 @@ type counters struct {
 	fsyncs, delayed, batches, zbatches  atomic.Int64
 	records, bytes, writeErrs, rejected atomic.Int64
 	durableAfterFsync, beforeFsync      atomic.Int64
-	fillWaits                           atomic.Int64
+	fillWaits, fsyncNanos               atomic.Int64
 	rewrites, rwFailures                atomic.Int64
 	rwStart, lastRwDur                  atomic.Int64 // unix ns; ns (-1 never)
 	lastRwOK, fsyncPending, hasFile     atomic.Bool
@@ -250,6 +255,9 @@ type Stats struct {
 	// PreallocWaits counts writes that waited for the zero fill ahead of
 	// them (prealloc.go).
 	PreallocWaits int64
+	// FsyncTime is the time spent in the log's fsyncs, every policy
+	// (aof_fsync_usec; divided by Fsyncs, the mean fsync).
+	FsyncTime time.Duration
 }
 
 // Open opens (creating it if needed) the log for appending and starts the
@@ -486,6 +494,7 @@ func (w *Writer) Stats() Stats {
 		DurableAfterFsync:  w.st.durableAfterFsync.Load(),
 		RepliesBeforeFsync: w.st.beforeFsync.Load(),
 		PreallocWaits:      w.st.fillWaits.Load(),
+		FsyncTime:          time.Duration(w.st.fsyncNanos.Load()),
 	}
 	if !w.st.hasFile.Load() {
 		s.State = "wait-rewrite"
@@ -704,7 +713,11 @@ func (w *Writer) appendBatch(b *Batch, appended, records *int64) {
 // is cut back to its previous end and the bytes are kept for a retry.
 func (w *Writer) write(out []byte) error {
 	w.ensureAlloc(w.size + int64(len(out)))
+	t0 := time.Now()
 	n, err := w.f.WriteAt(out, w.size)
+	if w.opts.OnLatency != nil {
+		w.opts.OnLatency("aof-write", time.Since(t0))
+	}
 	if err != nil {
 		w.retry = append(w.retry, out...)
 		if n > 0 {
@@ -727,7 +740,14 @@ func (w *Writer) write(out []byte) error {
 // a failed fsync left on the disk is unknown.
 func (w *Writer) fsync(group []byte) error {
 	target := w.size
-	if err := dataSync(w.f); err != nil {
+	t0 := time.Now()
+	err := dataSync(w.f)
+	d := time.Since(t0)
+	w.st.fsyncNanos.Add(int64(d))
+	if w.opts.OnLatency != nil && Fsync(w.policy.Load()) == FsyncAlways {
+		w.opts.OnLatency("aof-fsync-always", d)
+	}
+	if err != nil {
 		groupStart := w.size - int64(len(group))
 		if w.synced < groupStart {
 			w.st.dirty.Store(true) // older unsynced bytes are in an unknown state
@@ -899,7 +919,10 @@ func (w *Writer) maybeBgSync(tick bool) {
 
 func (w *Writer) syncer() {
 	for j := range w.syncReq {
-		w.syncDone <- syncResult{syncJob: j, err: dataSync(j.f)}
+		t0 := time.Now()
+		err := dataSync(j.f)
+		w.st.fsyncNanos.Add(int64(time.Since(t0)))
+		w.syncDone <- syncResult{syncJob: j, err: err}
 	}
 }
 

@@ -470,3 +470,55 @@ func TestEmptyBatch(t *testing.T) {
 		compareModels(t, got, model{j.ID: cloneJob(j)})
 	}
 }
+
+// TestLatencyHook: under always every fsync a reply waits for is reported
+// as "aof-fsync-always" with its duration, every group write as
+// "aof-write", and Stats.FsyncTime adds the fsyncs up; under everysec the
+// background fsyncs count in FsyncTime but are not reply waits.
+func TestLatencyHook(t *testing.T) {
+	const delay = 3 * time.Millisecond
+	for _, pol := range []Fsync{FsyncAlways, FsyncEverysec} {
+		t.Run(pol.String(), func(t *testing.T) {
+			var mu sync.Mutex
+			count := map[string]int64{}
+			least := map[string]time.Duration{}
+			hook := func(ev string, d time.Duration) {
+				mu.Lock()
+				defer mu.Unlock()
+				if count[ev] == 0 || d < least[ev] {
+					least[ev] = d
+				}
+				count[ev]++
+			}
+			path := filepath.Join(t.TempDir(), "l.aof")
+			// No preallocation: the zero filler's syncs would be delayed too.
+			w := openTest(t, Options{Path: path, Fsync: pol, FS: &faultFS{syncDelay: delay},
+				SyncInterval: 10 * time.Millisecond, Preallocate: -1, OnLatency: hook})
+			defer w.Close()
+			produce(t, w, 4, 20, 2, 1)
+			if pol == FsyncEverysec {
+				waitFor(t, "a background fsync", func() bool { return w.Stats().Fsyncs > 0 })
+			}
+			st := w.Stats()
+			mu.Lock()
+			defer mu.Unlock()
+			if count["aof-write"] == 0 {
+				t.Fatalf("no aof-write events: %v", count)
+			}
+			if st.FsyncTime < time.Duration(st.Fsyncs)*delay {
+				t.Fatalf("FsyncTime %v for %d fsyncs of at least %v", st.FsyncTime, st.Fsyncs, delay)
+			}
+			switch pol {
+			case FsyncAlways:
+				if count["aof-fsync-always"] != st.Fsyncs || least["aof-fsync-always"] < delay {
+					t.Fatalf("aof-fsync-always: %d events (least %v) for %d fsyncs of at least %v",
+						count["aof-fsync-always"], least["aof-fsync-always"], st.Fsyncs, delay)
+				}
+			default:
+				if count["aof-fsync-always"] != 0 {
+					t.Fatalf("everysec reported %d aof-fsync-always events", count["aof-fsync-always"])
+				}
+			}
+		})
+	}
+}
