@@ -4,6 +4,7 @@
 # LPUSH in memory and with appendonly yes + appendfsync always; same tool
 # (disq-bench), rounds interleaved, a fresh server per run. Prints per run:
 # label jobs/s p50_ms p99_ms errors bytes_per_job(dir, after a clean stop) server_cpu_us_per_job
+# mean_fsync_us (disq with the log on: INFO aof_fsync_usec / aof_fsyncs; else 0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}; n=${2:-500000}
@@ -31,29 +32,36 @@ run() { # label kind(disq|redis) flags...
     line=$(./bin/disq-bench produce --target redis -p $port -c 50 -P 16 -n "$n" -d 20 --cleanup=false --csv --csv-header=false --progress never)
   fi
   c1=$(cpu $pid)
+  local fs=0
+  if [ "$kind" = disq ]; then
+    fs=$(redis-cli -p $port info persistence | tr -d '\r' | awk -F: '/^aof_fsync_usec:/ {u=$2} /^aof_fsyncs:/ {n=$2} END {print (n > 0 ? int(u/n) : 0)}')
+  fi
   kill $pid; wait $pid 2>/dev/null || true # a clean stop (cuts disq's preallocated log space)
   local bytes; bytes=$(du -sb --exclude=log --exclude='nodes.conf*' "$dir" | cut -f1)
   rm -rf "$dir"
   # ops_per_sec is field 15, errors 16, p50 18, p99 20
-  echo "$line" | awk -F, -v l="$label" -v b="$bytes" -v n="$n" -v c=$((c1-c0)) -v t="$tck" \
-    '{printf "%s %s %s %s %s %.1f %.2f\n", l, $15, $18, $20, $16, b/n, c*1e6/t/n}' | tee -a "$out"
+  echo "$line" | awk -F, -v l="$label" -v b="$bytes" -v n="$n" -v c=$((c1-c0)) -v t="$tck" -v f="$fs" \
+    '{printf "%s %s %s %s %s %.1f %.2f %s\n", l, $15, $18, $20, $16, b/n, c*1e6/t/n, f}' | tee -a "$out"
 }
 for r in $(seq "$rounds"); do
   echo "# round $r (load $(cut -d' ' -f1 /proc/loadavg))" >&2
   run disq-mem      disq
-  run disq-everysec disq --appendonly yes --appendfsync everysec
-  run disq-always   disq --appendonly yes --appendfsync always
+  run disq-everysec disq --appendonly yes --appendfsync everysec --aof-compression none
+  run disq-always   disq --appendonly yes --appendfsync always --aof-compression none
+  run disq-everysec-s2 disq --appendonly yes --appendfsync everysec --aof-compression s2
+  run disq-always-s2 disq --appendonly yes --appendfsync always --aof-compression s2
   run redis-mem     redis --appendonly no
   run redis-always  redis --appendonly yes --appendfsync always
 done
 # Medians per configuration and the ratios the issue asks for.
 echo
-echo "medians over $rounds rounds (jobs/s, p50 ms, p99 ms, bytes/job, server CPU us/job):"
+echo "medians over $rounds rounds (jobs/s, p50 ms, p99 ms, bytes/job, server CPU us/job, mean fsync us):"
 med() { awk -v l="$1" -v k="$2" '$1==l {print $k}' "$out" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-for l in disq-mem disq-everysec disq-always redis-mem redis-always; do
-  printf "%-14s jobs/s %9s  p50 %6s  p99 %7s  bytes/job %6s  cpu_us/job %5s\n" $l "$(med $l 2)" "$(med $l 3)" "$(med $l 4)" "$(med $l 6)" "$(med $l 7)"
+for l in disq-mem disq-everysec disq-always disq-everysec-s2 disq-always-s2 redis-mem redis-always; do
+  printf "%-14s jobs/s %9s  p50 %6s  p99 %7s  bytes/job %6s  cpu_us/job %5s  fsync_us %4s\n" $l "$(med $l 2)" "$(med $l 3)" "$(med $l 4)" "$(med $l 6)" "$(med $l 7)" "$(med $l 8)"
 done
 awk 'function med(arr, n,   i, j, t) { for (i=1;i<=n;i++) for (j=i+1;j<=n;j++) if (arr[j]<arr[i]) {t=arr[i];arr[i]=arr[j];arr[j]=t}; return arr[int((n+1)/2)] }
-  /^disq-mem / {m[++nm]=$2} /^disq-everysec / {e[++ne]=$2} /^disq-always / {a[++na]=$2} /^redis-mem / {rm[++nr]=$2} /^redis-always / {ra[++nra]=$2}
-  END { for (i=1;i<=nm;i++) {re[i]=e[i]/m[i]; rA[i]=a[i]/m[i]; rR[i]=ra[i]/rm[i]; dr[i]=a[i]/ra[i]}
-        printf "ratios (median of per-round ratios): everysec/mem %.2f  always/mem %.2f  redis always/mem %.2f  disq always/redis always %.2f\n", med(re,nm), med(rA,nm), med(rR,nm), med(dr,nm) }' "$out"
+  /^disq-mem / {m[++nm]=$2} /^disq-everysec / {e[++ne]=$2} /^disq-always / {a[++na]=$2} /^disq-everysec-s2 / {es[++nes]=$2} /^disq-always-s2 / {as[++nas]=$2} /^redis-mem / {rm[++nr]=$2} /^redis-always / {ra[++nra]=$2}
+  END { for (i=1;i<=nm;i++) {re[i]=e[i]/m[i]; rA[i]=a[i]/m[i]; reS[i]=es[i]/m[i]; rAS[i]=as[i]/m[i]; rR[i]=ra[i]/rm[i]; dr[i]=a[i]/ra[i]; drS[i]=as[i]/ra[i]}
+        printf "ratios (median of per-round ratios), aof-compression none: everysec/mem %.2f  always/mem %.2f;  s2: everysec/mem %.2f  always/mem %.2f\n", med(re,nm), med(rA,nm), med(reS,nm), med(rAS,nm)
+        printf "redis always/mem %.2f  disq always/redis always: none %.2f, s2 %.2f\n", med(rR,nm), med(dr,nm), med(drS,nm) }' "$out"
