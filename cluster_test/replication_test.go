@@ -79,6 +79,27 @@ func TestReplicationLevels(t *testing.T) {
 	if st := c.states(id); copies(st) != 1 {
 		t.Fatalf("REPLICATE 1: states %q; want one copy", st)
 	}
+
+	// INFO bus on node 0 counts the copies its peers confirmed (3 from
+	// its REPLICATE 2 and 3 jobs) and their mean replication latency.
+	info := c.cli(0).Info("bus")
+	if _, ok := info["bus_total"]; !ok || len(info) < 3 {
+		t.Fatalf("INFO bus on node 0: %v; want bus_total and a line per peer", info)
+	}
+	for k, v := range info {
+		if k != "bus_total" && !strings.HasPrefix(k, "bus_peer_") {
+			continue
+		}
+		f := map[string]int64{}
+		for _, kv := range strings.Split(v, ",") {
+			name, val, _ := strings.Cut(kv, "=")
+			n, _ := strconv.ParseInt(val, 10, 64)
+			f[name] = n
+		}
+		if k == "bus_total" && f["repl_confirms"] < 3 || f["repl_confirms"] < 1 || f["repl_latency_us"] <= 0 {
+			t.Errorf("INFO bus %s:%s; want repl_confirms (>= 3 in all) and a positive repl_latency_us", k, v)
+		}
+	}
 }
 
 // Replication that cannot complete: a node that is stopped (SIGSTOP) is

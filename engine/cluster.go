@@ -254,8 +254,8 @@ func (e *Engine) infoBus() [][2]string {
 		if p.FramesSent > 0 {
 			msgs = float64(p.MessagesSent) / float64(p.FramesSent)
 		}
-		return fmt.Sprintf("frames_sent=%d,frames_received=%d,frames_compressed=%d,messages_sent=%d,messages_received=%d,messages_dropped=%d,messages_per_frame=%.2f,payload_bytes_sent=%d,bytes_sent=%d,compression_ratio=%.2f,rtt_us=%d",
-			p.FramesSent, p.FramesReceived, p.FramesCompressed, p.MessagesSent, p.MessagesReceived, p.MessagesDropped, msgs, p.PayloadBytesSent, p.BytesSent, ratio, p.LastRTT.Microseconds())
+		return fmt.Sprintf("frames_sent=%d,frames_received=%d,frames_compressed=%d,messages_sent=%d,messages_received=%d,messages_dropped=%d,messages_per_frame=%.2f,payload_bytes_sent=%d,bytes_sent=%d,compression_ratio=%.2f,rtt_us=%d,repl_confirms=%d,repl_latency_us=%d",
+			p.FramesSent, p.FramesReceived, p.FramesCompressed, p.MessagesSent, p.MessagesReceived, p.MessagesDropped, msgs, p.PayloadBytesSent, p.BytesSent, ratio, p.LastRTT.Microseconds(), p.ReplConfirms, p.ReplLatency.Microseconds())
 	}
 	lines := [][2]string{{"bus_total", per(t)}}
 	for _, p := range st.Peers {

@@ -405,6 +405,24 @@ func (c *Cluster) Send(to NodeID, msg []byte) bool {
 	return true
 }
 
+// ObserveReplLatency records the confirmations of one GOTJOB/GOTJOBS
+// message from a peer: n copies whose REPLJOBs were sent sum ago in all,
+// first being the first copy's. The histogram takes first (one sample per
+// message keeps the cost per message, not per copy); the mean in Stats
+// counts every copy.
+func (c *Cluster) ObserveReplLatency(from NodeID, first, sum time.Duration, n int) {
+	if n <= 0 {
+		return
+	}
+	c.tot.replSum.Add(int64(sum))
+	c.tot.replN.Add(int64(n))
+	if p := (*c.peers.Load())[from]; p != nil {
+		p.m.replLat.Update(first.Seconds())
+		p.m.replSum.Add(int64(sum))
+		p.m.replN.Add(int64(n))
+	}
+}
+
 // Broadcast queues msg for every peer with an open link (handshake entries
 // excluded, failing and leaving nodes included) and returns how many
 // accepted it.

@@ -21,6 +21,9 @@ import (
 //	disq_bus_frame_messages                  histogram: messages per frame sent
 //	disq_bus_batch_wait_seconds              histogram: first message queued -> its frame written
 //	disq_bus_ping_rtt_seconds                histogram: PING sent -> PONG received
+//	disq_bus_repl_latency_seconds            histogram: REPLJOB sent -> the peer's
+//	                                         confirmation received (one sample per
+//	                                         GOTJOB/GOTJOBS message: its first copy)
 //
 // Node-wide gauges: disq_bus_known_nodes, disq_bus_reachable_nodes.
 // Counters are updated once per frame (never per job on a shard).
@@ -32,8 +35,9 @@ type peerMetrics struct {
 	msgsSent, msgsRecv, msgsDropped          *metrics.Counter
 	payloadSent, bytesSent                   *metrics.Counter
 	payloadRecv, bytesRecv                   *metrics.Counter
-	frameMsgs, batchWait, rtt                *metrics.Histogram
+	frameMsgs, batchWait, rtt, replLat       *metrics.Histogram
 	lastRTT                                  atomic.Int64
+	replSum, replN                           atomic.Int64 // every confirmed copy: ns, count
 }
 
 func newPeerMetrics(set *metrics.Set, id NodeID) *peerMetrics {
@@ -62,6 +66,7 @@ func newPeerMetrics(set *metrics.Set, id NodeID) *peerMetrics {
 	pm.frameMsgs = hist("disq_bus_frame_messages")
 	pm.batchWait = hist("disq_bus_batch_wait_seconds")
 	pm.rtt = hist("disq_bus_ping_rtt_seconds")
+	pm.replLat = hist("disq_bus_repl_latency_seconds")
 	return pm
 }
 
@@ -78,6 +83,7 @@ type totals struct {
 	msgsSent, msgsRecv, msgsDropped          atomic.Uint64
 	payloadSent, bytesSent                   atomic.Uint64
 	payloadRecv, bytesRecv                   atomic.Uint64
+	replSum, replN                           atomic.Int64
 }
 
 // PeerStats are the bus numbers of one peer (or the node-wide totals).
@@ -94,6 +100,18 @@ type PeerStats struct {
 	PayloadBytesReceived uint64 // after decompression
 	BytesReceived        uint64 // on the wire
 	LastRTT              time.Duration
+	// ReplConfirms counts copies the peer confirmed (GOTJOB, GOTJOBS) for
+	// REPLJOBs this node sent; ReplLatency is their mean time from the
+	// REPLJOB's first send to the confirmation's arrival.
+	ReplConfirms uint64
+	ReplLatency  time.Duration
+}
+
+func meanLatency(sum, n int64) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	return time.Duration(sum / n)
 }
 
 // Stats are the bus numbers for INFO: node-wide totals and one entry per
@@ -117,6 +135,8 @@ func (pm *peerMetrics) stats(id NodeID) PeerStats {
 		PayloadBytesReceived: pm.payloadRecv.Get(),
 		BytesReceived:        pm.bytesRecv.Get(),
 		LastRTT:              time.Duration(pm.lastRTT.Load()),
+		ReplConfirms:         uint64(pm.replN.Load()),
+		ReplLatency:          meanLatency(pm.replSum.Load(), pm.replN.Load()),
 	}
 }
 
@@ -132,6 +152,8 @@ func (t *totals) stats() PeerStats {
 		BytesSent:            t.bytesSent.Load(),
 		PayloadBytesReceived: t.payloadRecv.Load(),
 		BytesReceived:        t.bytesRecv.Load(),
+		ReplConfirms:         uint64(t.replN.Load()),
+		ReplLatency:          meanLatency(t.replSum.Load(), t.replN.Load()),
 	}
 }
 
@@ -197,6 +219,8 @@ func (s *Stats) AppendInfo(dst []byte) []byte {
 		field("payload_bytes_received", p.PayloadBytesReceived, false)
 		field("bytes_received", p.BytesReceived, false)
 		field("rtt_usec", uint64(p.LastRTT/time.Microsecond), false)
+		field("repl_confirms", p.ReplConfirms, false)
+		field("repl_latency_usec", uint64(p.ReplLatency/time.Microsecond), false)
 		dst = append(dst, "\r\n"...)
 	}
 	return dst

@@ -2,6 +2,7 @@ package shard
 
 import (
 	"bytes"
+	"time"
 
 	"disq/engine/job"
 	"disq/replicate"
@@ -317,7 +318,8 @@ type replState struct {
 	external  bool // this node keeps no copy
 	async     bool
 	ver       uint32
-	pooled    bool // on the free list (freeRepl)
+	pooled    bool          // on the free list (freeRepl)
+	sent      time.Duration // the first REPLJOB's op start (Shard.opAt)
 }
 
 // newRepl takes a replState from the shard's free list (one per replicated
@@ -355,6 +357,7 @@ func (s *Shard) freeRepl(r *replState) {
 func (s *Shard) startReplication(i uint32, j *job.Job, op *Op, external bool) {
 	r := s.newRepl()
 	r.sess, r.rq, r.seq, r.repl, r.external = op.Sess, op.RQ, op.Seq, int(j.Repl), external
+	r.sent = s.opAt
 	if t := op.N[5]; t > 0 && job.Millis(t) < maxInt64()-s.now {
 		r.deadline = s.now + job.Millis(t)
 	}
@@ -475,7 +478,7 @@ func (s *Shard) replFail(i uint32, j *job.Job, r *replState, c Code) {
 }
 
 // gotJob: a node confirmed its copy.
-func (s *Shard) gotJob(from replicate.NodeID, id *[24]byte) {
+func (s *Shard) gotJob(from replicate.NodeID, id *[24]byte, lat *replLat) {
 	i := s.st.lookup((*job.ID)(id))
 	if i == 0 {
 		return
@@ -484,6 +487,7 @@ func (s *Shard) gotJob(from replicate.NodeID, id *[24]byte) {
 	if r == nil || containsNode(r.confirmed, from) {
 		return
 	}
+	lat.add(s.opAt - r.sent)
 	r.confirmed = append(r.confirmed, from)
 	if !containsNode(r.targets, from) {
 		r.targets = append(r.targets, from)
@@ -507,6 +511,39 @@ func (s *Shard) gotJob(from replicate.NodeID, id *[24]byte) {
 		return
 	}
 	_, _ = s.apply(i, j, job.Event{Kind: job.EvReplicated}) // EffReplyAdd answers the client
+}
+
+// replLat adds up the replication latencies of the copies one GOTJOB(S)
+// message confirms.
+type replLat struct {
+	first, sum time.Duration
+	n          int
+}
+
+func (l *replLat) add(d time.Duration) {
+	d = max(d, 0)
+	if l.n == 0 {
+		l.first = d
+	}
+	l.sum += d
+	l.n++
+}
+
+// replObserver is the part of the bus that takes replication latencies
+// (replicate.Cluster; test buses may leave it out).
+type replObserver interface {
+	ObserveReplLatency(from replicate.NodeID, first, sum time.Duration, n int)
+}
+
+// observeRepl hands one message's confirmation latencies to the bus
+// metrics (disq_bus_repl_latency_seconds, INFO bus repl_latency_us).
+func (s *Shard) observeRepl(from replicate.NodeID, l *replLat) {
+	if l.n == 0 {
+		return
+	}
+	if o, ok := s.cfg.Bus.(replObserver); ok {
+		o.ObserveReplLatency(from, l.first, l.sum, l.n)
+	}
 }
 
 // replyAdd answers the ADDJOB client of a wait-repl job that was replicated
@@ -1201,11 +1238,15 @@ func (s *Shard) busOp(b *Batch, op *Op) {
 	case replicate.MsgReplJob:
 		s.replJob(from, &m)
 	case replicate.MsgGotJob:
-		s.gotJob(from, &m.ID)
+		var lat replLat
+		s.gotJob(from, &m.ID, &lat)
+		s.observeRepl(from, &lat)
 	case replicate.MsgGotJobs:
+		var lat replLat
 		for k := range m.IDs {
-			s.gotJob(from, &m.IDs[k])
+			s.gotJob(from, &m.IDs[k], &lat)
 		}
+		s.observeRepl(from, &lat)
 	case replicate.MsgEnqueue:
 		s.enqueueReq(&m)
 	case replicate.MsgQueued:

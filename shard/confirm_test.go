@@ -2,6 +2,7 @@ package shard
 
 import (
 	"testing"
+	"time"
 
 	"disq/engine/job"
 	"disq/replicate"
@@ -83,5 +84,82 @@ func TestCopyConfirmationsBatched(t *testing.T) {
 	s.Step([]*Batch{b}, now)
 	if len(bus.sent) != 1 || bus.sent[0].msg.Type != replicate.MsgGotJob || bus.sent[0].msg.ID != ids[1] {
 		t.Fatalf("a resent copy: sent %+v; want one GOTJOB for it", bus.sent)
+	}
+}
+
+// latBus is a recBus that also takes replication latencies.
+type latBus struct {
+	recBus
+	obs []latObs
+}
+
+type latObs struct {
+	from       replicate.NodeID
+	first, sum time.Duration
+	n          int
+}
+
+func (b *latBus) ObserveReplLatency(from replicate.NodeID, first, sum time.Duration, n int) {
+	b.obs = append(b.obs, latObs{from, first, sum, n})
+}
+
+// gotJobsOp appends an OpBus op carrying GOTJOBS for ids from node from.
+func gotJobsOp(b *Batch, from replicate.NodeID, ids ...job.ID) {
+	m := replicate.Msg{Type: replicate.MsgGotJobs}
+	for _, id := range ids {
+		m.IDs = append(m.IDs, [24]byte(id))
+	}
+	a := b.NumArgs()
+	b.Arg(replicate.AppendMsg(nil, &m))
+	b.Arg(from[:])
+	b.Ops = append(b.Ops, Op{Kind: OpBus, A: a, B: b.NumArgs()})
+}
+
+// TestReplicationLatencyObserved: each GOTJOBS a creating node receives
+// reports, per sending peer, how long its copies took since their REPLJOB
+// (one sample for the message, the sum and count over its new copies);
+// confirmations of copies already confirmed, or of unknown jobs, report
+// nothing.
+func TestReplicationLatencyObserved(t *testing.T) {
+	peerA, _ := replicate.ParseNodeID("a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0")
+	peerB, _ := replicate.ParseNodeID("b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0")
+	bus := &latBus{recBus: recBus{view: &replicate.View{Reachable: []replicate.NodeID{peerA, peerB}}}}
+	h := newHarness(t)
+	h.s = New(Config{Index: 0, Shards: 1, NodeID: testNodeID, Bus: bus, Clock: func() job.Millis { return h.now }})
+	var ids []job.ID
+	start := time.Now()
+	for k := 0; k < 2; k++ {
+		if rs := h.step(call{Op{Kind: OpAddJob, Slot: testSlot, N: [6]int64{3, 0, 0, 0}}, []string{"q", "body"}}); len(rs) != 0 {
+			t.Fatalf("ADDJOB REPLICATE 3 answered before its copies: %v", rs)
+		}
+	}
+	for _, m := range bus.sent {
+		if m.msg.Type == replicate.MsgReplJob && (len(ids) == 0 || ids[len(ids)-1] != job.ID(m.msg.Job.ID)) {
+			ids = append(ids, job.ID(m.msg.Job.ID))
+		}
+	}
+	if len(ids) != 2 {
+		t.Fatalf("REPLJOBs sent for %d jobs; want 2 (%d messages)", len(ids), len(bus.sent))
+	}
+	const wait = 3 * time.Millisecond
+	time.Sleep(wait)
+	b := GetBatch()
+	gotJobsOp(b, peerA, ids...)
+	gotJobsOp(b, peerA, ids[0])                  // again: already confirmed
+	gotJobsOp(b, peerB, ids[1], job.ID{1, 2, 3}) // one unknown ID
+	h.s.Step([]*Batch{b}, h.now)
+	elapsed := time.Since(start)
+	if len(bus.obs) != 2 {
+		t.Fatalf("observations %+v; want one for peer A's 2 copies and one for peer B's 1", bus.obs)
+	}
+	a, bb := bus.obs[0], bus.obs[1]
+	if a.from != peerA || a.n != 2 || a.first < wait || a.sum < 2*wait || a.sum < a.first {
+		t.Errorf("peer A: %+v; want 2 copies, each at least %v", a, wait)
+	}
+	if bb.from != peerB || bb.n != 1 || bb.first < wait || bb.sum != bb.first {
+		t.Errorf("peer B: %+v; want 1 copy of at least %v", bb, wait)
+	}
+	if a.sum > 2*elapsed || bb.first > elapsed {
+		t.Errorf("latencies %v (sum), %v: more than the %v since the ADDJOBs: not measured from the REPLJOB send", a.sum, bb.first, elapsed)
 	}
 }

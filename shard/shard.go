@@ -124,6 +124,10 @@ type Shard struct {
 	key  []byte   // scratch
 	idxs []uint32 // scratch
 	now  job.Millis
+	// opAt is when the running op started (since monoBase): the clock
+	// reading the per-op timing takes anyway, reused for replication
+	// latency (replState.sent, confirmations).
+	opAt time.Duration
 
 	nextCron job.Millis
 	timer    *time.Timer
@@ -349,6 +353,7 @@ func (s *Shard) Step(batches []*Batch, now job.Millis) {
 	for _, b := range batches {
 		for i := range b.Ops {
 			op := &b.Ops[i]
+			s.opAt = t0
 			s.exec(b, op)
 			t1 := time.Since(monoBase)
 			s.timed(b, op, t1-t0)
