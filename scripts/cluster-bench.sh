@@ -81,6 +81,11 @@ done
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 col() { grep "^$1 " "$res" | tr -d '(),' | awk -v c="$2" '{print $c}' | median; }
 
+# Mean replication latency over every round (INFO bus: REPLJOB sent ->
+# confirmation received, per copy) on each cluster's producing node.
+repl_lat() { redis-cli -p $1 info bus | tr -d '\r' | sed -n 's/^bus_total:.*repl_confirms=\([0-9]*\),repl_latency_us=\([0-9]*\).*/\2 us over \1 copies/p'; }
+lat_def=$(repl_lat ${s2[0]}); lat_p1=$(repl_lat ${p1[0]})
+
 # Bytes on the wire per replicated job, S2 on and off (one run each).
 wire() { # port comp
   local before after jobs=100000 body
@@ -120,6 +125,7 @@ done
 done
 echo
 printf "\nPer run (label jobs/s p50 p99):\n"; sort -s -k1,1 "$res"
+printf "\nMean replication latency per copy on the producing node (INFO bus repl_latency_us), all rounds: default cluster %s; GOMAXPROCS=1 cluster %s\n" "$lat_def" "$lat_p1"
 printf "\nBytes on the wire per replicated job (two copies sent by the producing node):\n\n| body | repl-compression s2 | none |\n|---|---|---|\n"
 printf "| 100 B | %s | %s |\n| 1 KiB | %s | %s |\n" "${w1##* }" "${w2##* }" "${w3##* }" "${w4##* }"
 printf "\ncycle over the 3 nodes (--nodes, -c 48 -P 16), 3 runs: jobs/s p50_ms p99_ms empty_fetches\n%s\n" "$cyc"
