@@ -100,7 +100,8 @@ type Options struct {
 	// OnLatency, if set, is told how long each write of a group took
 	// ("aof-write") and each fsync a reply waited for under always
 	// ("aof-fsync-always"), Redis's latency-monitor event names. It runs
-	// on the writer's goroutine and must not block.
+	// on the goroutine that wrote (the writer's, or AppendNow's caller:
+	// possibly an event loop) and must not block.
 	OnLatency func(event string, d time.Duration)
 }
 
