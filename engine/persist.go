@@ -87,9 +87,7 @@ func (e *Engine) logOptions(cfg *config.Config, waitRewrite bool) aof.Options {
 // logLatency records a slow log write or fsync in the latency monitor
 // (LATENCY LATEST/HISTORY "aof-write", "aof-fsync-always"), as Redis does.
 func (e *Engine) logLatency(event string, d time.Duration) {
-	if t := e.Config().LatencyMonitorThreshold; t > 0 && d.Milliseconds() >= t {
-		e.latency.add(event, d.Milliseconds())
-	}
+	e.sampleLatency(e.Config(), event, d)
 }
 
 // openLog starts the log writer (appendonly yes at startup).

@@ -66,12 +66,18 @@ func (e *Engine) record(cmd *Command, args [][]byte, d time.Duration) {
 		l.trim(cfg.SlowlogMaxLen)
 		l.mu.Unlock()
 	}
+	ev := "command"
+	if cmd != nil && cmd.Flags&FlagFast != 0 {
+		ev = "fast-command"
+	}
+	e.sampleLatency(cfg, ev, d)
+}
+
+// sampleLatency records d under event in the latency monitor when it
+// reaches latency-monitor-threshold (0 turns the monitor off).
+func (e *Engine) sampleLatency(cfg *config.Config, event string, d time.Duration) {
 	if t := cfg.LatencyMonitorThreshold; t > 0 && d.Milliseconds() >= t {
-		ev := "command"
-		if cmd != nil && cmd.Flags&FlagFast != 0 {
-			ev = "fast-command"
-		}
-		e.latency.add(ev, d.Milliseconds())
+		e.latency.add(event, d.Milliseconds())
 	}
 }
 

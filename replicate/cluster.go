@@ -406,18 +406,18 @@ func (c *Cluster) Send(to NodeID, msg []byte) bool {
 }
 
 // ObserveReplLatency records the confirmations of one GOTJOB/GOTJOBS
-// message from a peer: n copies whose REPLJOBs were sent sum ago in all,
-// first being the first copy's. The histogram takes first (one sample per
-// message keeps the cost per message, not per copy); the mean in Stats
-// counts every copy.
-func (c *Cluster) ObserveReplLatency(from NodeID, first, sum time.Duration, n int) {
+// message from a peer: n copies whose REPLJOBs were sent sum ago in all.
+// The histogram takes the message's mean (one sample per message keeps
+// the cost per message, not per copy); the mean in Stats weighs every
+// copy.
+func (c *Cluster) ObserveReplLatency(from NodeID, sum time.Duration, n int) {
 	if n <= 0 {
 		return
 	}
 	c.tot.replSum.Add(int64(sum))
 	c.tot.replN.Add(int64(n))
 	if p := (*c.peers.Load())[from]; p != nil {
-		p.m.replLat.Update(first.Seconds())
+		p.m.replLat.Update((sum / time.Duration(n)).Seconds())
 		p.m.replSum.Add(int64(sum))
 		p.m.replN.Add(int64(n))
 	}

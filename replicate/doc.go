@@ -197,7 +197,7 @@
 //     polling View) tells when the membership changed (RESET HARD changes
 //     Self).
 //  5. Map a job ID to its creator with View().ByPrefix(id.NodePrefix()).
-//  6. Expose Stats() in INFO (Stats.AppendInfo) and Metrics() next to the
+//  6. Expose Stats() in INFO (the engine's INFO bus) and Metrics() next to the
 //     other metrics (metrics.RegisterSet or WritePrometheus).
 //  7. Close at shutdown: it stops every goroutine, waits for running
 //     Handler calls and saves the config file a last time.

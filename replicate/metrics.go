@@ -2,7 +2,6 @@ package replicate
 
 import (
 	"io"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -23,7 +22,7 @@ import (
 //	disq_bus_ping_rtt_seconds                histogram: PING sent -> PONG received
 //	disq_bus_repl_latency_seconds            histogram: REPLJOB sent -> the peer's
 //	                                         confirmation received (one sample per
-//	                                         GOTJOB/GOTJOBS message: its first copy)
+//	                                         GOTJOB/GOTJOBS message: its copies' mean)
 //
 // Node-wide gauges: disq_bus_known_nodes, disq_bus_reachable_nodes.
 // Counters are updated once per frame (never per job on a shard).
@@ -155,75 +154,6 @@ func (t *totals) stats() PeerStats {
 		ReplConfirms:         uint64(t.replN.Load()),
 		ReplLatency:          meanLatency(t.replSum.Load(), t.replN.Load()),
 	}
-}
-
-// AppendInfo appends the statistics as INFO-style "key:value\r\n" lines
-// (no section title): totals as bus_<name>, then one line per peer,
-// bus_peer_<id>:frames_sent=..,frames_received=..,... The engine decides
-// whether and under which title INFO shows them.
-func (s *Stats) AppendInfo(dst []byte) []byte {
-	t := &s.Total
-	kv := func(k string, v uint64) {
-		dst = append(dst, "bus_"...)
-		dst = append(dst, k...)
-		dst = append(dst, ':')
-		dst = strconv.AppendUint(dst, v, 10)
-		dst = append(dst, "\r\n"...)
-	}
-	kv("frames_sent", t.FramesSent)
-	kv("frames_received", t.FramesReceived)
-	kv("frames_compressed", t.FramesCompressed)
-	kv("messages_sent", t.MessagesSent)
-	kv("messages_received", t.MessagesReceived)
-	kv("messages_dropped", t.MessagesDropped)
-	kv("payload_bytes_sent", t.PayloadBytesSent)
-	kv("bytes_sent", t.BytesSent)
-	kv("payload_bytes_received", t.PayloadBytesReceived)
-	kv("bytes_received", t.BytesReceived)
-	ratio := 1.0
-	if t.BytesSent > 0 {
-		ratio = float64(t.PayloadBytesSent) / float64(t.BytesSent)
-	}
-	dst = append(dst, "bus_compression_ratio:"...)
-	dst = strconv.AppendFloat(dst, ratio, 'f', 2, 64)
-	dst = append(dst, "\r\n"...)
-	perFrame := 0.0
-	if t.FramesSent > 0 {
-		perFrame = float64(t.MessagesSent) / float64(t.FramesSent)
-	}
-	dst = append(dst, "bus_messages_per_frame:"...)
-	dst = strconv.AppendFloat(dst, perFrame, 'f', 2, 64)
-	dst = append(dst, "\r\n"...)
-	for i := range s.Peers {
-		p := &s.Peers[i]
-		dst = append(dst, "bus_peer_"...)
-		dst = p.ID.AppendText(dst)
-		field := func(k string, v uint64, first bool) {
-			if first {
-				dst = append(dst, ':')
-			} else {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, k...)
-			dst = append(dst, '=')
-			dst = strconv.AppendUint(dst, v, 10)
-		}
-		field("frames_sent", p.FramesSent, true)
-		field("frames_received", p.FramesReceived, false)
-		field("frames_compressed", p.FramesCompressed, false)
-		field("messages_sent", p.MessagesSent, false)
-		field("messages_received", p.MessagesReceived, false)
-		field("messages_dropped", p.MessagesDropped, false)
-		field("payload_bytes_sent", p.PayloadBytesSent, false)
-		field("bytes_sent", p.BytesSent, false)
-		field("payload_bytes_received", p.PayloadBytesReceived, false)
-		field("bytes_received", p.BytesReceived, false)
-		field("rtt_usec", uint64(p.LastRTT/time.Microsecond), false)
-		field("repl_confirms", p.ReplConfirms, false)
-		field("repl_latency_usec", uint64(p.ReplLatency/time.Microsecond), false)
-		dst = append(dst, "\r\n"...)
-	}
-	return dst
 }
 
 // Metrics returns the cluster's metrics set (register it with

@@ -516,23 +516,19 @@ func (s *Shard) gotJob(from replicate.NodeID, id *[24]byte, lat *replLat) {
 // replLat adds up the replication latencies of the copies one GOTJOB(S)
 // message confirms.
 type replLat struct {
-	first, sum time.Duration
-	n          int
+	sum time.Duration
+	n   int
 }
 
 func (l *replLat) add(d time.Duration) {
-	d = max(d, 0)
-	if l.n == 0 {
-		l.first = d
-	}
-	l.sum += d
+	l.sum += max(d, 0)
 	l.n++
 }
 
 // replObserver is the part of the bus that takes replication latencies
 // (replicate.Cluster; test buses may leave it out).
 type replObserver interface {
-	ObserveReplLatency(from replicate.NodeID, first, sum time.Duration, n int)
+	ObserveReplLatency(from replicate.NodeID, sum time.Duration, n int)
 }
 
 // observeRepl hands one message's confirmation latencies to the bus
@@ -542,7 +538,7 @@ func (s *Shard) observeRepl(from replicate.NodeID, l *replLat) {
 		return
 	}
 	if o, ok := s.cfg.Bus.(replObserver); ok {
-		o.ObserveReplLatency(from, l.first, l.sum, l.n)
+		o.ObserveReplLatency(from, l.sum, l.n)
 	}
 }
 
