@@ -23,8 +23,14 @@ import (
 // Log is the node's log writer as the shards see it (engine/aof.Writer).
 type Log = atomic.Pointer[aof.Writer]
 
-// logAdd appends a LoadJob record for j.
+// logAdd appends a LoadJob record for j to the step's log batch.
 func (s *Shard) logAdd(j *job.Job) {
+	s.logBuf = s.appendLoadJob(s.logBuf, j)
+	s.logN++
+}
+
+// appendLoadJob appends a LoadJob record describing j to dst.
+func (s *Shard) appendLoadJob(dst []byte, j *job.Job) []byte {
 	q := s.queueByID(j.Queue)
 	r := aof.Job{ID: j.ID, CTime: j.CTime, Expire: int64(j.Expire), Delay: j.Delay, Retry: j.Retry,
 		Repl: j.Repl, Nacks: j.Nacks, AddDel: j.AddDel, Tenant: s.tenantName(j.Tenant)}
@@ -50,9 +56,9 @@ func (s *Shard) logAdd(j *job.Job) {
 		}
 		r.Holders = s.holdBuf
 	}
-	s.logBuf = aof.AppendLoadJob(s.logBuf, &r)
-	s.logN++
+	dst = aof.AppendLoadJob(dst, &r)
 	s.holdBuf = s.holdBuf[:0]
+	return dst
 }
 
 // logDel appends a DelJob record for j.
@@ -319,28 +325,63 @@ func (s *Shard) knows(nid replicate.NodeID) bool {
 	return ok
 }
 
-// Snapshot writes this shard's jobs (active and queued: not wait-repl, not
-// acked) into a rewrite, then ends its part. Shard goroutine only.
+// snapshot is this shard's part of a background rewrite in progress: the
+// store is serialized a chunk per step (snapshotChunk), between the steps'
+// own work, so a rewrite never stops the shard for longer than one chunk
+// (the whole store at once took 0.1-0.75 s with 1-3 million jobs). The
+// writer copies this shard's live batches from the first chunk on into the
+// new file, in order with the chunks (engine/aof, rewrite protocol), so a
+// job that changes after its chunk was taken is followed there by its
+// change, and one that changes before is serialized as it is by then.
+type snapshot struct {
+	rw   *aof.Rewrite
+	next uint32 // the next store index to serialize
+}
+
+// Chunk bounds: store slots visited and record bytes per step.
+const (
+	snapshotSlots = 8192
+	snapshotBytes = 512 << 10
+)
+
+// Snapshot starts this shard's part of the rewrite rw (an OpCall); the
+// chunks follow at the end of this and the next steps. Shard goroutine
+// only.
 func (s *Shard) Snapshot(rw *aof.Rewrite) {
-	var buf []byte
-	n := 0
-	s.st.each(0, func(i uint32, j *job.Job) bool {
-		if j.State != job.Active && j.State != job.Queued {
-			return true
-		}
-		s.logBuf, s.logN = s.logBuf[:0], 0
-		s.logAdd(j)
-		buf = append(buf, s.logBuf...)
-		n++
-		if len(buf) >= 1<<20 {
-			rw.Snapshot(s.cfg.Index, buf, n)
-			buf, n = nil, 0
-		}
-		return true
-	})
-	s.logBuf, s.logN = s.logBuf[:0], 0
-	if n > 0 {
-		rw.Snapshot(s.cfg.Index, buf, n)
+	if s.snap != nil {
+		// A rewrite that failed meanwhile: end our part of it (the writer
+		// ignores calls for a rewrite that is over).
+		s.snap.rw.End(s.cfg.Index)
 	}
-	rw.End(s.cfg.Index)
+	s.snap = &snapshot{rw: rw, next: 1}
+}
+
+// snapshotChunk hands the next chunk of the store's jobs (active and
+// queued: not wait-repl, not acked) to the rewrite, and ends this shard's
+// part after the last one. It runs after the step's flushLog, so the
+// step's live records precede the chunk in the writer's queue.
+func (s *Shard) snapshotChunk() {
+	sn := s.snap
+	var buf []byte // the writer owns it after Snapshot
+	n := 0
+	i, end := sn.next, min(s.st.next, sn.next+snapshotSlots)
+	for ; i < end && len(buf) < snapshotBytes; i++ {
+		j := s.st.get(i)
+		if j.State != job.Active && j.State != job.Queued {
+			continue
+		}
+		if buf == nil {
+			buf = make([]byte, 0, snapshotBytes+4<<10)
+		}
+		buf = s.appendLoadJob(buf, j)
+		n++
+	}
+	sn.next = i
+	if n > 0 {
+		sn.rw.Snapshot(s.cfg.Index, buf, n)
+	}
+	if i >= s.st.next {
+		sn.rw.End(s.cfg.Index)
+		s.snap = nil
+	}
 }

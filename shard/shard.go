@@ -119,6 +119,7 @@ type Shard struct {
 	heldBus  []heldMsg                // copy confirmations waiting for the log
 	gotPend  []gotPend                // the step's copy confirmations (flushConfirms)
 	loading  bool                     // replaying the log: log nothing
+	snap     *snapshot                // a rewrite's snapshot in progress (persist.go)
 
 	out  []outbox // pending reply batches, per destination loop
 	key  []byte   // scratch
@@ -317,6 +318,9 @@ func (s *Shard) sleep(at, d job.Millis) {
 
 // nextDue returns when the shard next has timed work.
 func (s *Shard) nextDue() job.Millis {
+	if s.snap != nil {
+		return 0 // a snapshot chunk is due at every step
+	}
 	due := s.nextCron
 	if t := s.wh.next(); t < int64(due) {
 		due = job.Millis(t)
@@ -370,6 +374,9 @@ func (s *Shard) Step(batches []*Batch, now job.Millis) {
 	s.publish() // before the replies leave: INFO after a reply sees the change
 	s.flushConfirms()
 	s.flushLog()
+	if s.snap != nil {
+		s.snapshotChunk()
+	}
 	s.flush()
 	s.flushCounts()
 }

@@ -107,15 +107,20 @@
 // traffic:
 //
 //  1. BeginRewrite(producers, done) returns a *Rewrite (one at a time).
-//  2. Each producer, on its own goroutine at a point between two of its
-//     batches, serializes every job it holds in state active or queued as
-//     LoadJob records, hands them over with Rewrite.Snapshot (any number of
-//     calls; the writer owns the buffers afterwards), then calls
-//     Rewrite.End. All of it at the same point: nothing the producer does
-//     between its first Snapshot and End may be missing from the snapshot.
+//  2. Each producer, on its own goroutine and between two of its batches,
+//     serializes the jobs it holds in state active or queued as LoadJob
+//     records and hands them over with Rewrite.Snapshot (the writer owns
+//     the buffers afterwards), in as many chunks as it likes, spread over
+//     its batches, then calls Rewrite.End. Each chunk describes its jobs
+//     as they are when it is handed over; every job alive at End must be
+//     in a chunk or in a batch appended after the first chunk.
 //  3. The writer keeps appending every live batch to the old file. A
-//     producer's live batches queued before its End are covered by its
-//     snapshot and not copied; those after it are copied to the rewrite.
+//     producer's live batches queued before its first Snapshot (or its End,
+//     if it has no job) are covered by the snapshot and not copied; those
+//     after it are copied to the rewrite in order with its chunks. Replay
+//     is last-record-wins (a LoadJob replaces the job, a DelJob of an
+//     unknown job does nothing), so a job changed after its chunk ends in
+//     its changed state, and one deleted before its chunk never appears.
 //  4. A rewrite goroutine writes header + snapshots + copied live records to
 //     FILE.rewrite. When the last producer has ended it fsyncs the file and
 //     reports; the writer then writes the live records that arrived

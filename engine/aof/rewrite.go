@@ -17,6 +17,7 @@ type Rewrite struct {
 
 	// Writer goroutine only.
 	ended     map[int]bool // producer -> snapshot ended
+	begun     map[int]bool // producer -> its first Snapshot (or End) seen
 	remaining int
 	liveBuf   []byte // live records to forward at the end of the group
 	finishing bool   // every producer ended; the finish marker is sent
@@ -62,6 +63,7 @@ func (w *Writer) BeginRewrite(producers []int, done func(error)) (*Rewrite, erro
 		tmp:    w.opts.Path + ".rewrite",
 		done:   done,
 		ended:  make(map[int]bool, len(producers)),
+		begun:  make(map[int]bool, len(producers)),
 		sig:    make(chan struct{}, 1),
 		exited: make(chan struct{}),
 	}
@@ -78,9 +80,13 @@ func (w *Writer) BeginRewrite(producers []int, done func(error)) (*Rewrite, erro
 }
 
 // Snapshot hands part of producer's job set to the rewrite: LoadJob records
-// (count of them) describing its jobs at the point where it will call End.
-// The writer owns recs from now on. Calls for a rewrite that has failed or
-// finished, for a producer outside the set or after its End are ignored.
+// (count of them) describing those jobs as they are at this call. The
+// producer's batches appended before its first Snapshot are covered by the
+// snapshot; those appended from then on are copied into the new file in
+// order with its chunks, so a producer may serialize its jobs in chunks
+// between its batches (see doc.go). The writer owns recs from now on.
+// Calls for a rewrite that has failed or finished, for a producer outside
+// the set or after its End are ignored.
 func (r *Rewrite) Snapshot(producer int, recs []byte, count int) {
 	r.w.push(item{kind: kSnap, rw: r, producer: producer, recs: recs, count: count})
 }
@@ -112,6 +118,7 @@ func (w *Writer) rewriteItem(it *item) {
 		w.log.Warn("aof: snapshot from a producer outside the rewrite or after its end ignored", "producer", it.producer)
 		return
 	}
+	rw.begun[it.producer] = true
 	switch it.kind {
 	case kSnap:
 		rw.forwardLive()
@@ -133,8 +140,8 @@ func (rw *Rewrite) live(producer int, recs []byte) {
 		rw.w.st.rwBuf.Add(int64(len(recs)))
 		return
 	}
-	if ended, in := rw.ended[producer]; in && !ended {
-		return // before its snapshot point: the snapshot covers it
+	if _, in := rw.ended[producer]; in && !rw.begun[producer] {
+		return // before its first chunk: the snapshot covers it
 	}
 	rw.liveBuf = append(rw.liveBuf, recs...)
 }

@@ -279,6 +279,43 @@ func TestRewriteSnapshotExactness(t *testing.T) {
 	}
 }
 
+// TestRewriteChunkedSnapshot: a producer that serializes its jobs in chunks
+// between its batches. Its batches after the first chunk are copied into
+// the new file in order with the chunks, so changes to jobs already
+// serialized survive and jobs serialized twice end in their last state.
+// (Before chunking, batches up to End were dropped as covered, which would
+// resurrect x here.)
+func TestRewriteChunkedSnapshot(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.aof")
+	w := openTest(t, Options{Path: path, Fsync: FsyncNo})
+	x := Job{ID: idOf(0, 1), Queue: []byte("x")}
+	appendSync(w, 0, AppendLoadJob(nil, &x), 1)
+	done := make(chan error, 1)
+	rw, err := w.BeginRewrite([]int{0}, func(err error) { done <- err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.Nacks = 1
+	appendSync(w, 0, AppendLoadJob(nil, &x), 1) // before the first chunk: covered
+	rw.Snapshot(0, AppendLoadJob(nil, &x), 1)   // chunk 1: x as it is now
+	appendSync(w, 0, AppendDelJob(nil, x.ID, "default"), 1)
+	y := Job{ID: idOf(0, 2), Queue: []byte("y")}
+	appendSync(w, 0, AppendLoadJob(nil, &y), 1) // created after chunk 1
+	rw.Snapshot(0, AppendLoadJob(nil, &y), 1)   // chunk 2 serializes y again
+	y.Nacks = 3
+	appendSync(w, 0, AppendLoadJob(nil, &y), 1) // changed after its chunk
+	z := Job{ID: idOf(0, 3), Queue: []byte("z")}
+	appendSync(w, 0, AppendLoadJob(nil, &z), 1)
+	appendSync(w, 0, AppendDelJob(nil, z.ID, "default"), 1) // gone before chunk 3
+	rw.End(0)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	got, _ := loadModel(t, path, LoadOptions{})
+	compareModels(t, got, model{y.ID: cloneJob(y)})
+}
+
 func TestRewriteFailureKeepsOldFile(t *testing.T) {
 	for _, mode := range []string{"tmp-write", "rename", "bad-snapshot"} {
 		t.Run(mode, func(t *testing.T) {
