@@ -141,6 +141,10 @@ func cmdDebug(s *Session, args [][]byte) {
 		s.flushShards()
 	case eqFold(sub, "loadaof") && len(args) == 2:
 		if err := s.e.debugLoadAOF(); err != nil {
+			if err == errRewriteRefused {
+				s.replyError(errRewriteBusy)
+				return
+			}
 			s.e.log.Warn("DEBUG LOADAOF", "err", err)
 			s.replyError("ERR")
 			return

@@ -43,6 +43,7 @@ const (
 	errTooLarge       = "ERR value out of range: must be at most 2147483647 seconds"
 	errCommandSub     = "ERR Unknown subcommand or wrong number of arguments."
 	errDebugSleepTime = "ERR value is not a valid float"
+	errRewriteBusy    = "ERR Background append only file rewriting already in progress" // BGREWRITEAOF, DEBUG LOADAOF
 )
 
 // errUnknownCommand formats the unknown-command error with the name as sent.

@@ -24,6 +24,8 @@ import (
 type persistence struct {
 	mu         sync.Mutex
 	loading    bool
+	reloading  bool // DEBUG LOADAOF runs: no rewrite may start
+	starting   bool // startRewrite is between its check and p.rewriting
 	rewriting  *aof.Rewrite
 	scheduled  bool   // a rewrite waits for the running one
 	lastStatus bool   // last rewrite succeeded
@@ -111,6 +113,18 @@ func (e *Engine) startRewrite(done func(error)) error {
 	p := &e.pers
 	// p.mu is never held across the writer's calls: BeginRewrite may run
 	// the done callback (which takes p.mu) before it returns.
+	p.mu.Lock()
+	if p.reloading {
+		p.mu.Unlock()
+		return errReloading
+	}
+	p.starting = true
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.starting = false
+		p.mu.Unlock()
+	}()
 	w := e.logw.Load()
 	cfg := e.Config()
 	temp := false
@@ -244,14 +258,26 @@ func (e *Engine) autoRewrite() {
 // closeLog flushes and closes the log (shutdown), after a synchronous
 // rewrite with rewriteFirst.
 func (e *Engine) closeLog(rewriteFirst bool) error {
-	if rewriteFirst {
+	for rewriteFirst {
 		done := make(chan error, 1)
-		if err := e.startRewrite(func(err error) { done <- err }); err != nil && !errors.Is(err, aof.ErrRewriteInProgress) {
+		err := e.startRewrite(func(err error) { done <- err })
+		if errors.Is(err, aof.ErrRewriteInProgress) {
+			// A rewrite runs (automatic, BGREWRITEAOF): wait for it, then
+			// rewrite again so the file holds everything up to now. (This
+			// used to wait for done, which the running rewrite never calls.)
+			e.log.Info("SHUTDOWN REWRITE-AOF: waiting for the rewrite in progress")
+			for w := e.logw.Load(); w != nil && w.Stats().RewriteInProgress; {
+				time.Sleep(10 * time.Millisecond)
+			}
+			continue
+		}
+		if err != nil {
 			return err
 		}
 		if err := <-done; err != nil {
 			return err
 		}
+		break
 	}
 	if w := e.logw.Swap(nil); w != nil {
 		return w.Close()
@@ -268,12 +294,19 @@ func cmdBgRewriteAOF(s *Session, args [][]byte) {
 	case err == nil:
 		s.replySimple("Background append only file rewriting started")
 	case errors.Is(err, aof.ErrRewriteInProgress):
-		s.replyError("ERR Background append only file rewriting already in progress")
+		s.replyError(errRewriteBusy)
 	default:
 		s.e.log.Warn("BGREWRITEAOF", "err", err)
 		s.replyError("ERR")
 	}
 }
+
+// errReloading refuses a rewrite while DEBUG LOADAOF runs, and
+// errRewriteRefused DEBUG LOADAOF while a rewrite runs.
+var (
+	errReloading      = errors.New("DEBUG LOADAOF in progress")
+	errRewriteRefused = errors.New("a rewrite is in progress")
+)
 
 // debugLoadAOF: flush the log, drop every job, load the log again.
 func (e *Engine) debugLoadAOF() error {
@@ -281,6 +314,21 @@ func (e *Engine) debugLoadAOF() error {
 	if w == nil {
 		return errors.New("append only file is off")
 	}
+	// The reload puts jobs back without log records: a rewrite whose
+	// snapshot is partly taken would miss them. None may run meanwhile.
+	p := &e.pers
+	p.mu.Lock()
+	if p.rewriting != nil || p.starting || p.reloading || w.Stats().RewriteInProgress {
+		p.mu.Unlock()
+		return errRewriteRefused
+	}
+	p.reloading = true
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.reloading = false
+		p.mu.Unlock()
+	}()
 	if err := w.Flush(); err != nil {
 		return err
 	}

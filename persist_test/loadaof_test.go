@@ -99,3 +99,56 @@ func TestShutdownRewriteAOF(t *testing.T) {
 		t.Fatal("no exit after SHUTDOWN")
 	}
 }
+
+// TestShutdownRewriteDuringRewrite: SHUTDOWN REWRITE-AOF while a rewrite
+// runs (BGREWRITEAOF just before, as an automatic rewrite under load
+// would) waits for it and rewrites again, then exits; it used to wait
+// forever for a rewrite it had not started. The next start holds the
+// same jobs.
+func TestShutdownRewriteDuringRewrite(t *testing.T) {
+	dir := t.TempDir()
+	srv := testserver.StartIn(t, dir, "--appendonly", "yes")
+	c := testclient.Dial(t, srv.Addr)
+	ids := addJobs(t, c, "srd", 100000, "RETRY", "60")
+	ackJobs(t, c, ids[:1000])
+	want := heldJobs(t, c)
+	if s := c.DoS("BGREWRITEAOF"); s != "+Background append only file rewriting started" {
+		t.Fatalf("BGREWRITEAOF: %s", s)
+	}
+	if infoInt(t, c, "aof_rewrite_in_progress") != 1 {
+		t.Log("the rewrite finished before SHUTDOWN was sent: this run does not exercise the wait")
+	}
+	shutdownRewrite(t, srv, c)
+	restart(t, srv)
+	c = testclient.Dial(t, srv.Addr)
+	compareSets(t, "SHUTDOWN REWRITE-AOF during a rewrite, then start", want, jobSet(t, c))
+}
+
+// TestDebugLoadAOFDuringRewrite: DEBUG LOADAOF while a rewrite runs is
+// refused with the spec's error (the reload puts jobs back without log
+// records, which a rewrite whose snapshot is half taken would miss), and
+// the job set survives the rewrite and a restart.
+func TestDebugLoadAOFDuringRewrite(t *testing.T) {
+	dir := t.TempDir()
+	srv := testserver.StartIn(t, dir, "--appendonly", "yes")
+	c := testclient.Dial(t, srv.Addr)
+	addJobs(t, c, "dlr", 100000, "RETRY", "60")
+	want := heldJobs(t, c)
+	rs := c.Pipeline([]string{"BGREWRITEAOF"}, []string{"DEBUG", "LOADAOF"})
+	if rs[0].String() != "+Background append only file rewriting started" {
+		t.Fatalf("BGREWRITEAOF: %s", rs[0])
+	}
+	switch got := rs[1].String(); got {
+	case "-ERR Background append only file rewriting already in progress":
+	case "+OK":
+		t.Log("the rewrite finished before DEBUG LOADAOF arrived: this run does not exercise the refusal")
+	default:
+		t.Fatalf("DEBUG LOADAOF during a rewrite: %s", got)
+	}
+	waitInfo(t, c, 10*time.Second, "aof_rewrite_in_progress", "0")
+	compareSets(t, "after the rewrite", want, jobSet(t, c))
+	srv.Kill()
+	restart(t, srv)
+	c = testclient.Dial(t, srv.Addr)
+	compareSets(t, "DEBUG LOADAOF during a rewrite, then SIGKILL and restart", want, jobSet(t, c))
+}
