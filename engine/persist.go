@@ -32,6 +32,13 @@ type persistence struct {
 	state      string // off | on | wait-rewrite
 }
 
+// set writes one of p's flags under p.mu.
+func (p *persistence) set(flag *bool, v bool) {
+	p.mu.Lock()
+	*flag = v
+	p.mu.Unlock()
+}
+
 func aofPath(cfg *config.Config) string { return filepath.Join(cfg.Dir, cfg.AppendFilename) }
 
 func fsyncOf(cfg *config.Config) aof.Fsync {
@@ -120,11 +127,7 @@ func (e *Engine) startRewrite(done func(error)) error {
 	}
 	p.starting = true
 	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		p.starting = false
-		p.mu.Unlock()
-	}()
+	defer p.set(&p.starting, false)
 	w := e.logw.Load()
 	cfg := e.Config()
 	temp := false
@@ -324,11 +327,7 @@ func (e *Engine) debugLoadAOF() error {
 	}
 	p.reloading = true
 	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		p.reloading = false
-		p.mu.Unlock()
-	}()
+	defer p.set(&p.reloading, false)
 	if err := w.Flush(); err != nil {
 		return err
 	}
