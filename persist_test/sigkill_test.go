@@ -28,12 +28,20 @@ func TestCrashAppendfsyncAlways(t *testing.T) { crashRounds(t, "always", 3) }
 
 func TestCrashAppendfsyncEverysec(t *testing.T) { crashRounds(t, "everysec", 2) }
 
-func crashRounds(t *testing.T, policy string, rounds int) {
+// TestCrashDuringRewrites: the same with automatic rewrites from 1 MB on,
+// so the log is rewritten again and again under the load and the kill
+// lands in the middle of a rewrite (its snapshot taken in chunks, its
+// switch) as often as between two.
+func TestCrashDuringRewrites(t *testing.T) {
+	crashRounds(t, "always", 3, "--auto-aof-rewrite-min-size", "1000000")
+}
+
+func crashRounds(t *testing.T, policy string, rounds int, args ...string) {
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, 7))
-	t.Logf("appendfsync %s: %d rounds, seed %d", policy, rounds, seed)
+	t.Logf("appendfsync %s %v: %d rounds, seed %d", policy, args, rounds, seed)
 	dir := t.TempDir()
-	srv := testserver.StartIn(t, dir, "--appendonly", "yes", "--appendfsync", policy)
+	srv := testserver.StartIn(t, dir, append([]string{"--appendonly", "yes", "--appendfsync", policy}, args...)...)
 	all := map[string]bool{} // acknowledged in every round so far
 	var queues []string
 	for round := 1; round <= rounds; round++ {
@@ -46,7 +54,9 @@ func crashRounds(t *testing.T, policy string, rounds int) {
 		wait := time.Duration(400+rng.IntN(1100)) * time.Millisecond
 		time.Sleep(wait)
 		info := c.Info("persistence")
+		rewriting := info["aof_rewrite_in_progress"] == "1"
 		srv.Kill()
+		rewrites := strings.Count(srv.Log(), "background rewrite done") // this run's log
 		acked := l.Stop()
 		c.Close()
 
@@ -88,8 +98,8 @@ func crashRounds(t *testing.T, policy string, rounds int) {
 		}
 		torn := strings.Count(srv.Log(), "damaged tail truncated")
 		t.Logf("round %d (%s, killed after %v): acknowledged %d, present after restart %d, missing %d, extra present %d (no reply received: allowed); "+
-			"before the kill: aof_durable_after_fsync %d, aof_fsyncs %d (%.1f reply batches per fsync, %.0f us each), aof_replies_before_fsync %s; torn tail truncated at load: %v; producer errors: %s",
-			round, policy, wait, len(acked), got, len(missing), extra, durable, fsyncs, ratio(durable, fsyncs), ratio(fsyncUsec, fsyncs), early, torn > 0, l.errorSummary())
+			"before the kill: aof_durable_after_fsync %d, aof_fsyncs %d (%.1f reply batches per fsync, %.0f us each), aof_replies_before_fsync %s, rewrites done %d, one in progress %v; torn tail truncated at load: %v; producer errors: %s",
+			round, policy, wait, len(acked), got, len(missing), extra, durable, fsyncs, ratio(durable, fsyncs), ratio(fsyncUsec, fsyncs), early, rewrites, rewriting, torn > 0, l.errorSummary())
 		if len(acked) == 0 {
 			t.Errorf("round %d: no ADDJOB was acknowledged before the kill", round)
 		}
