@@ -359,7 +359,9 @@ func (s *Shard) Snapshot(rw *aof.Rewrite) {
 // snapshotChunk hands the next chunk of the store's jobs (active and
 // queued: not wait-repl, not acked) to the rewrite, and ends this shard's
 // part after the last one. It runs after the step's flushLog, so the
-// step's live records precede the chunk in the writer's queue.
+// step's live records precede the chunk in the writer's queue, and only in
+// the shard goroutine's own steps (nextDue keeps them coming), not in those
+// an event loop runs inline: the loop's connections do not wait for it.
 func (s *Shard) snapshotChunk() {
 	sn := s.snap
 	var buf []byte // the writer owns it after Snapshot

@@ -138,6 +138,7 @@ type Shard struct {
 	// event loop that found the shard idle (TryRun). Steps never overlap.
 	owner   atomic.Int32
 	inlineB []*Batch
+	onLoop  bool // the running step is TryRun's, on an event loop
 
 	stopping atomic.Bool
 	done     chan struct{}
@@ -296,7 +297,9 @@ func (s *Shard) TryRun(b *Batch) bool {
 	}
 	s.inlineB = s.inbox.take(s.inlineB[:0])
 	s.inlineB = append(s.inlineB, b)
+	s.onLoop = true
 	s.Step(s.inlineB, s.clock())
+	s.onLoop = false
 	clear(s.inlineB)
 	s.owner.Store(0)
 	// A batch pushed meanwhile signalled the shard goroutine already.
@@ -374,7 +377,7 @@ func (s *Shard) Step(batches []*Batch, now job.Millis) {
 	s.publish() // before the replies leave: INFO after a reply sees the change
 	s.flushConfirms()
 	s.flushLog()
-	if s.snap != nil {
+	if s.snap != nil && !s.onLoop {
 		s.snapshotChunk()
 	}
 	s.flush()
