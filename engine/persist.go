@@ -32,6 +32,19 @@ type persistence struct {
 	state      string // off | on | wait-rewrite
 }
 
+// rewriteBusy reports whether a rewrite is starting or running (with the
+// log on or off).
+func (e *Engine) rewriteBusy() bool {
+	p := &e.pers
+	p.mu.Lock()
+	busy := p.starting || p.rewriting != nil
+	p.mu.Unlock()
+	if w := e.logw.Load(); w != nil && w.Stats().RewriteInProgress {
+		busy = true
+	}
+	return busy
+}
+
 // set writes one of p's flags under p.mu.
 func (p *persistence) set(flag *bool, v bool) {
 	p.mu.Lock()
@@ -125,9 +138,16 @@ func (e *Engine) startRewrite(done func(error)) error {
 		p.mu.Unlock()
 		return errReloading
 	}
+	if p.starting || p.rewriting != nil {
+		// One rewrite at a time, also with the log off, where each
+		// BGREWRITEAOF opens its own temporary writer on the same file.
+		p.mu.Unlock()
+		return aof.ErrRewriteInProgress
+	}
 	p.starting = true
 	p.mu.Unlock()
 	defer p.set(&p.starting, false)
+	finished := false // done ran (p.mu): a fast failure may beat the line setting p.rewriting
 	w := e.logw.Load()
 	cfg := e.Config()
 	temp := false
@@ -145,6 +165,7 @@ func (e *Engine) startRewrite(done func(error)) error {
 	}
 	rw, err := w.BeginRewrite(idx, func(err error) {
 		p.mu.Lock()
+		finished = true
 		p.rewriting = nil
 		p.lastStatus = err == nil
 		if err == nil && p.state == "wait-rewrite" {
@@ -180,7 +201,9 @@ func (e *Engine) startRewrite(done func(error)) error {
 		return err
 	}
 	p.mu.Lock()
-	p.rewriting = rw
+	if !finished {
+		p.rewriting = rw
+	}
 	p.mu.Unlock()
 	for _, sh := range e.shards {
 		b := shard.GetBatch()
@@ -248,10 +271,7 @@ func (e *Engine) autoRewrite() {
 	if w == nil || cfg.AutoAOFRewritePercentage == 0 {
 		return
 	}
-	e.pers.mu.Lock()
-	busy := e.pers.rewriting != nil
-	e.pers.mu.Unlock()
-	if !busy && w.NeedsRewrite(int64(cfg.AutoAOFRewritePercentage), cfg.AutoAOFRewriteMinSize) {
+	if !e.rewriteBusy() && w.NeedsRewrite(int64(cfg.AutoAOFRewritePercentage), cfg.AutoAOFRewriteMinSize) {
 		if err := e.startRewrite(nil); err == nil {
 			e.log.Info("starting automatic rewriting of the append only file")
 		}
@@ -269,7 +289,7 @@ func (e *Engine) closeLog(rewriteFirst bool) error {
 			// rewrite again so the file holds everything up to now. (This
 			// used to wait for done, which the running rewrite never calls.)
 			e.log.Info("SHUTDOWN REWRITE-AOF: waiting for the rewrite in progress")
-			for w := e.logw.Load(); w != nil && w.Stats().RewriteInProgress; {
+			for e.rewriteBusy() {
 				time.Sleep(10 * time.Millisecond)
 			}
 			continue

@@ -100,21 +100,34 @@ func TestShutdownRewriteAOF(t *testing.T) {
 	}
 }
 
+// heldServer starts a server in a new directory with appendonly as given,
+// adds n jobs to queue (RETRY 60: they stay held) and returns it with a
+// connection, the directory and the held job set.
+func heldServer(t *testing.T, appendonly, queue string, n int) (*testserver.Server, *testclient.Conn, string, map[string]bool) {
+	t.Helper()
+	dir := t.TempDir()
+	srv := testserver.StartIn(t, dir, "--appendonly", appendonly)
+	c := testclient.Dial(t, srv.Addr)
+	addJobs(t, c, queue, n, "RETRY", "60")
+	return srv, c, dir, heldJobs(t, c)
+}
+
+// bgRewrite sends BGREWRITEAOF and expects it to start.
+func bgRewrite(t *testing.T, c *testclient.Conn) {
+	t.Helper()
+	if s := c.DoS("BGREWRITEAOF"); s != "+Background append only file rewriting started" {
+		t.Fatalf("BGREWRITEAOF: %s", s)
+	}
+}
+
 // TestShutdownRewriteDuringRewrite: SHUTDOWN REWRITE-AOF while a rewrite
 // runs (BGREWRITEAOF just before, as an automatic rewrite under load
 // would) waits for it and rewrites again, then exits; it used to wait
 // forever for a rewrite it had not started. The next start holds the
 // same jobs.
 func TestShutdownRewriteDuringRewrite(t *testing.T) {
-	dir := t.TempDir()
-	srv := testserver.StartIn(t, dir, "--appendonly", "yes")
-	c := testclient.Dial(t, srv.Addr)
-	ids := addJobs(t, c, "srd", 100000, "RETRY", "60")
-	ackJobs(t, c, ids[:1000])
-	want := heldJobs(t, c)
-	if s := c.DoS("BGREWRITEAOF"); s != "+Background append only file rewriting started" {
-		t.Fatalf("BGREWRITEAOF: %s", s)
-	}
+	srv, c, _, want := heldServer(t, "yes", "srd", 100000)
+	bgRewrite(t, c)
 	if infoInt(t, c, "aof_rewrite_in_progress") != 1 {
 		t.Log("the rewrite finished before SHUTDOWN was sent: this run does not exercise the wait")
 	}
@@ -129,11 +142,7 @@ func TestShutdownRewriteDuringRewrite(t *testing.T) {
 // records, which a rewrite whose snapshot is half taken would miss), and
 // the job set survives the rewrite and a restart.
 func TestDebugLoadAOFDuringRewrite(t *testing.T) {
-	dir := t.TempDir()
-	srv := testserver.StartIn(t, dir, "--appendonly", "yes")
-	c := testclient.Dial(t, srv.Addr)
-	addJobs(t, c, "dlr", 100000, "RETRY", "60")
-	want := heldJobs(t, c)
+	srv, c, _, want := heldServer(t, "yes", "dlr", 100000)
 	rs := c.Pipeline([]string{"BGREWRITEAOF"}, []string{"DEBUG", "LOADAOF"})
 	if rs[0].String() != "+Background append only file rewriting started" {
 		t.Fatalf("BGREWRITEAOF: %s", rs[0])
@@ -151,4 +160,20 @@ func TestDebugLoadAOFDuringRewrite(t *testing.T) {
 	restart(t, srv)
 	c = testclient.Dial(t, srv.Addr)
 	compareSets(t, "DEBUG LOADAOF during a rewrite, then SIGKILL and restart", want, jobSet(t, c))
+}
+
+// TestRewritesWithLogOff: with appendonly no, BGREWRITEAOF and SHUTDOWN
+// REWRITE-AOF sent together each write the file through a temporary
+// writer; the second must wait for the first instead of writing the same
+// file at the same time. The file left behind loads with every job.
+func TestRewritesWithLogOff(t *testing.T) {
+	srv, c, dir, want := heldServer(t, "no", "rlo", 50000)
+	bgRewrite(t, c)
+	if s := c.DoS("BGREWRITEAOF"); s != "-ERR Background append only file rewriting already in progress" {
+		t.Logf("second BGREWRITEAOF: %s (the first had finished)", s)
+	}
+	shutdownRewrite(t, srv, c)
+	srv2 := testserver.StartIn(t, dir, "--appendonly", "yes")
+	c = testclient.Dial(t, srv2.Addr)
+	compareSets(t, "rewrites with the log off, then a start with appendonly yes", want, jobSet(t, c))
 }
