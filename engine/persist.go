@@ -35,14 +35,19 @@ type persistence struct {
 // rewriteBusy reports whether a rewrite is starting or running (with the
 // log on or off).
 func (e *Engine) rewriteBusy() bool {
+	e.pers.mu.Lock()
+	defer e.pers.mu.Unlock()
+	return e.rewriteBusyLocked()
+}
+
+// rewriteBusyLocked is rewriteBusy with e.pers.mu held.
+func (e *Engine) rewriteBusyLocked() bool {
 	p := &e.pers
-	p.mu.Lock()
-	busy := p.starting || p.rewriting != nil
-	p.mu.Unlock()
-	if w := e.logw.Load(); w != nil && w.Stats().RewriteInProgress {
-		busy = true
+	if p.starting || p.rewriting != nil {
+		return true
 	}
-	return busy
+	w := e.logw.Load()
+	return w != nil && w.Stats().RewriteInProgress
 }
 
 // set writes one of p's flags under p.mu.
@@ -138,7 +143,7 @@ func (e *Engine) startRewrite(done func(error)) error {
 		p.mu.Unlock()
 		return errReloading
 	}
-	if p.starting || p.rewriting != nil {
+	if e.rewriteBusyLocked() {
 		// One rewrite at a time, also with the log off, where each
 		// BGREWRITEAOF opens its own temporary writer on the same file.
 		p.mu.Unlock()
@@ -341,7 +346,7 @@ func (e *Engine) debugLoadAOF() error {
 	// snapshot is partly taken would miss them. None may run meanwhile.
 	p := &e.pers
 	p.mu.Lock()
-	if p.rewriting != nil || p.starting || p.reloading || w.Stats().RewriteInProgress {
+	if p.reloading || e.rewriteBusyLocked() {
 		p.mu.Unlock()
 		return errRewriteRefused
 	}
