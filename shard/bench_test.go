@@ -3,6 +3,7 @@ package shard
 import (
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"disq/engine/job"
 )
@@ -108,5 +109,28 @@ func BenchmarkStoreLookupHint(b *testing.B) {
 		if st.lookup(&ids[perm[k&(n-1)]]) == 0 {
 			b.Fatal("miss")
 		}
+	}
+}
+
+// BenchmarkQueueBacklog pushes 4,194,304 jobs into one queue and reports the
+// longest single push (max-push-ms): a queue that grows by copying its whole
+// index stalls the shard at each doubling.
+func BenchmarkQueueBacklog(b *testing.B) {
+	const n = 1 << 22
+	for b.Loop() {
+		var st store
+		var q queue
+		i, j := st.alloc()
+		j.State = job.Queued
+		var worst time.Duration
+		for k := 0; k < n; k++ {
+			j.CTime++
+			t0 := time.Now()
+			q.push(&st, i)
+			if d := time.Since(t0); d > worst {
+				worst = d
+			}
+		}
+		b.ReportMetric(float64(worst.Microseconds())/1000, "max-push-ms")
 	}
 }

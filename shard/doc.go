@@ -27,6 +27,8 @@
 //   - queue.go: per-queue FIFO (a ring for jobs arriving in creation order,
 //     a small heap for requeued ones, lazy removal) and the blocked-client
 //     FIFO.
+//   - fifo.go: that ring: one doubling ring up to 4,096 entries, then
+//     32 KiB segments, so a growing backlog never copies what it holds.
 //
 // # A step
 //

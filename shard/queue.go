@@ -25,9 +25,7 @@ type queue struct {
 	name   []byte
 	key    string // map key: tenant (2 bytes) + name
 
-	ring   []qentry // power-of-two capacity
-	head   int
-	size   int    // entries in the ring, live or stale
+	ring   fifo   // entries in CTime order, live or stale
 	tailCT uint64 // CTime of the last entry appended to the ring
 	heap   []hentry
 	live   int
@@ -102,29 +100,13 @@ func (q *queue) push(st *store, idx uint32) {
 	j.QVer++
 	e := qentry{idx, j.QVer}
 	q.live++
-	if q.size == 0 || j.CTime > q.tailCT {
-		if q.size == len(q.ring) {
-			q.growRing()
-		}
-		q.ring[(q.head+q.size)&(len(q.ring)-1)] = e
-		q.size++
+	if q.ring.len() == 0 || j.CTime > q.tailCT {
+		q.ring.pushBack(e)
 		q.tailCT = j.CTime
 		return
 	}
 	q.heap = append(q.heap, hentry{j.CTime, j.ID, idx, j.QVer})
 	q.siftUp(st, len(q.heap)-1)
-}
-
-func (q *queue) growRing() {
-	n := len(q.ring) * 2
-	if n == 0 {
-		n = 8
-	}
-	r := make([]qentry, n)
-	for i := 0; i < q.size; i++ {
-		r[i] = q.ring[(q.head+i)&(len(q.ring)-1)]
-	}
-	q.ring, q.head = r, 0
 }
 
 // dropped records that a queued job left the queue by other means than pop
@@ -138,17 +120,15 @@ func (q *queue) dropped(st *store) {
 // stale ones dominate.
 func (q *queue) tidy(st *store) {
 	if q.live == 0 {
-		q.head, q.size, q.tailCT = 0, 0, 0
+		q.ring.reset(1024)
+		q.tailCT = 0
 		q.heap = q.heap[:0]
-		if len(q.ring) > 1024 {
-			q.ring = nil
-		}
 		if cap(q.heap) > 1024 {
 			q.heap = nil
 		}
 		return
 	}
-	stale := q.size + len(q.heap) - q.live
+	stale := q.ring.len() + len(q.heap) - q.live
 	if stale > 64 && stale > q.live {
 		q.compact(st)
 	}
@@ -156,14 +136,14 @@ func (q *queue) tidy(st *store) {
 
 func (q *queue) compact(st *store) {
 	n := 0
-	for i := 0; i < q.size; i++ {
-		e := q.ring[(q.head+i)&(len(q.ring)-1)]
+	for i := 0; i < q.ring.len(); i++ {
+		e := q.ring.at(i)
 		if q.valid(st, e) {
-			q.ring[(q.head+n)&(len(q.ring)-1)] = e
+			q.ring.set(n, e)
 			n++
 		}
 	}
-	q.size = n
+	q.ring.truncate(n)
 	h := q.heap[:0]
 	for _, e := range q.heap {
 		if q.valid(st, qentry{e.idx, e.ver}) {
@@ -181,20 +161,18 @@ func (q *queue) compact(st *store) {
 // the length).
 func (q *queue) pop(st *store) uint32 {
 	for {
-		for q.size > 0 && !q.valid(st, q.ring[q.head]) {
-			q.head = (q.head + 1) & (len(q.ring) - 1)
-			q.size--
+		for q.ring.len() > 0 && !q.valid(st, q.ring.front()) {
+			q.ring.popFront()
 		}
 		for len(q.heap) > 0 && !q.valid(st, qentry{q.heap[0].idx, q.heap[0].ver}) {
 			q.heapPop(st)
 		}
 		switch {
-		case q.size == 0 && len(q.heap) == 0:
+		case q.ring.len() == 0 && len(q.heap) == 0:
 			return 0
-		case len(q.heap) == 0 || (q.size > 0 && less(st, q.ring[q.head].idx, q.heap[0].idx)):
-			e := q.ring[q.head]
-			q.head = (q.head + 1) & (len(q.ring) - 1)
-			q.size--
+		case len(q.heap) == 0 || (q.ring.len() > 0 && less(st, q.ring.front().idx, q.heap[0].idx)):
+			e := q.ring.front()
+			q.ring.popFront()
 			return e.idx
 		default:
 			return q.heapPop(st).idx
@@ -262,21 +240,20 @@ func (q *queue) ordered(st *store, dst []uint32, max int, fromTail bool) []uint3
 	ri, hi := 0, 0
 	step := 1
 	if fromTail {
-		ri, hi, step = q.size-1, len(hs)-1, -1
+		ri, hi, step = q.ring.len()-1, len(hs)-1, -1
 	}
-	ringAt := func(k int) qentry { return q.ring[(q.head+k)&(len(q.ring)-1)] }
 	for len(dst) < max {
-		for ri >= 0 && ri < q.size && !q.valid(st, ringAt(ri)) {
+		for ri >= 0 && ri < q.ring.len() && !q.valid(st, q.ring.at(ri)) {
 			ri += step
 		}
-		rok := ri >= 0 && ri < q.size
+		rok := ri >= 0 && ri < q.ring.len()
 		hok := hi >= 0 && hi < len(hs)
 		if !rok && !hok {
 			break
 		}
-		takeRing := rok && (!hok || less(st, ringAt(ri).idx, hs[hi]) != fromTail)
+		takeRing := rok && (!hok || less(st, q.ring.at(ri).idx, hs[hi]) != fromTail)
 		if takeRing {
-			dst = append(dst, ringAt(ri).idx)
+			dst = append(dst, q.ring.at(ri).idx)
 			ri += step
 		} else {
 			dst = append(dst, hs[hi])

@@ -106,8 +106,8 @@ func (m *queueModel) check() {
 	}
 	// Ring invariant: valid ring entries are in strictly increasing CTime.
 	var prev uint64
-	for k := 0; k < m.q.size; k++ {
-		e := m.q.ring[(m.q.head+k)&(len(m.q.ring)-1)]
+	for k := 0; k < m.q.ring.len(); k++ {
+		e := m.q.ring.at(k)
 		if !m.q.valid(&m.st, e) {
 			continue
 		}
@@ -118,11 +118,11 @@ func (m *queueModel) check() {
 		prev = ct
 	}
 	// Stale entries are bounded by tidy: at most max(64, live) of them.
-	if stale := m.q.size + len(m.q.heap) - m.q.live; stale > 64 && stale > m.q.live {
+	if stale := m.q.ring.len() + len(m.q.heap) - m.q.live; stale > 64 && stale > m.q.live {
 		m.t.Fatalf("%d stale entries for %d live ones: tidy did not compact", stale, m.q.live)
 	}
-	if m.q.live == 0 && (m.q.size != 0 || len(m.q.heap) != 0 || m.q.head != 0) {
-		m.t.Fatalf("empty queue not reset: size %d heap %d head %d", m.q.size, len(m.q.heap), m.q.head)
+	if m.q.live == 0 && (m.q.ring.len() != 0 || len(m.q.heap) != 0 || m.q.ring.head != 0) {
+		m.t.Fatalf("empty queue not reset: size %d heap %d head %d", m.q.ring.len(), len(m.q.heap), m.q.ring.head)
 	}
 }
 
@@ -273,14 +273,14 @@ func TestQueueRequeueNearHead(t *testing.T) {
 func TestQueueLazyRemovalCompact(t *testing.T) {
 	m := newQueueModel(t, 2)
 	var recs []uint32
-	for k := 0; k < 3000; k++ {
+	for k := 0; k < 3*fifoSeg; k++ { // past the small ring: segments
 		m.lastCT++
 		i := m.newRecord(m.lastCT)
 		m.push(i)
 		recs = append(recs, i)
 	}
-	if len(m.q.ring) < 3000 {
-		t.Fatalf("ring capacity %d for 3000 entries", len(m.q.ring))
+	if m.q.ring.capacity() < 3*fifoSeg {
+		t.Fatalf("ring capacity %d for %d entries", m.q.ring.capacity(), 3*fifoSeg)
 	}
 	// Remove all but every 10th: compaction must keep stale <= live.
 	for k, i := range recs {
@@ -289,8 +289,8 @@ func TestQueueLazyRemovalCompact(t *testing.T) {
 		}
 	}
 	m.check()
-	if m.q.size > 2*m.q.live {
-		t.Fatalf("ring holds %d entries for %d live jobs after removals", m.q.size, m.q.live)
+	if m.q.ring.len() > 2*m.q.live {
+		t.Fatalf("ring holds %d entries for %d live jobs after removals", m.q.ring.len(), m.q.live)
 	}
 	// A stale entry whose record was freed and reused by a new job stays
 	// stale: the new life has a higher QVer.
@@ -305,8 +305,8 @@ func TestQueueLazyRemovalCompact(t *testing.T) {
 	}
 	m.st.get(reused).State = job.Queued // queued elsewhere, never pushed here
 	m.q.compact(&m.st)
-	for k := 0; k < m.q.size; k++ {
-		if e := m.q.ring[(m.q.head+k)&(len(m.q.ring)-1)]; e.idx == reused {
+	for k := 0; k < m.q.ring.len(); k++ {
+		if e := m.q.ring.at(k); e.idx == reused {
 			t.Fatalf("stale entry of a reused record survived compaction (ver %d, record QVer %d)", e.ver, m.st.get(reused).QVer)
 		}
 	}
@@ -316,8 +316,8 @@ func TestQueueLazyRemovalCompact(t *testing.T) {
 		m.leave(i)
 	}
 	m.check()
-	if m.q.ring != nil {
-		t.Fatalf("ring of %d entries kept after the queue emptied; want released", len(m.q.ring))
+	if c := m.q.ring.capacity(); c != 0 {
+		t.Fatalf("ring of %d entries kept after the queue emptied; want released", c)
 	}
 	m.lastCT++
 	m.push(m.newRecord(m.lastCT))
