@@ -58,7 +58,7 @@ disq always runs in the foreground and logs to standard output (or the
 'logfile' directive) through log/slog. SIGTERM and SIGINT shut it down
 cleanly. See README.md for every directive and command.
 
-Environment: GOMAXPROCS (default: CPUs + event loops) caps the cores a
+Environment: GOMAXPROCS (default: the CPU count, at least 2) caps the cores a
 node uses and sets the default shard and event-loop counts; give each of
 several nodes sharing a machine its share (e.g. GOMAXPROCS=1 for three
 nodes on two cores). DISQ_PPROF=host:port serves net/http/pprof.
@@ -365,14 +365,13 @@ func (b *busRelay) OnMembership(v *replicate.View) {
 // sizes GOMAXPROCS. On this 2-core machine, where the clients share the
 // cores, one loop and two shards beat two and two on every redis-benchmark
 // workload (single queue and 1,000 queues; BENCHMARKS.md): a second loop
-// mostly contends for the same shard. gnet's event loops sit in
-// epoll_wait holding a P; with GOMAXPROCS = cores, a shard goroutine woken
-// by a loop can wait for the runtime to retake that P (20 us to 10 ms). One
-// extra P per event loop keeps an idle P for the shards (an earlier
-// measurement at 2 loops took ADDJOB -P 1 from 0.80x to 0.91x of Redis
-// LPUSH; a later 7-round A/B of GOMAXPROCS 2/3/4 at 2 loops found no
-// clear winner, BENCHMARKS.md). An explicit GOMAXPROCS environment
-// variable wins.
+// mostly contends for the same shard. GOMAXPROCS stays at the CPU count:
+// one P more per event loop (the earlier default, meant to keep a P free
+// for the shards while a loop sits in epoll_wait) put three Ps on two
+// cores, and with one loop that lost about 14% of ADDJOB -P 16 and doubled
+// its p99 (disq-bench, 5 interleaved rounds, BENCHMARKS.md "GOMAXPROCS").
+// A lone CPU still gets two Ps, so a shard never waits for the runtime to
+// retake the loop's P. An explicit GOMAXPROCS environment variable wins.
 func tuneRuntime(cfg *config.Config, log *slog.Logger) (shards, loops int) {
 	procs := runtime.GOMAXPROCS(0)
 	shards, loops = cfg.Shards, cfg.EventLoops
@@ -382,8 +381,8 @@ func tuneRuntime(cfg *config.Config, log *slog.Logger) (shards, loops int) {
 	if loops <= 0 {
 		loops = max(1, procs/2)
 	}
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(procs + loops)
+	if os.Getenv("GOMAXPROCS") == "" && procs < 2 {
+		runtime.GOMAXPROCS(2)
 	}
 	return shards, loops
 }
