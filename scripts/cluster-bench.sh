@@ -8,10 +8,11 @@
 #     (INFO bus totals on the producing node);
 #   - a cycle workload spread over the 3 nodes.
 # The replicated rows run twice: on a cluster of nodes with their default
-# GOMAXPROCS (cores + event loops, i.e. 3 here) and on a cluster whose nodes
-# each run with GOMAXPROCS=1 ("procs 1"), the setting for three nodes that
-# share two cores: nine Ps on two cores spend the difference spinning in
-# the Go scheduler. The lone node always runs on its defaults.
+# GOMAXPROCS (the CPU count, i.e. 2 here; cores + event loops = 3 before
+# the fifth session) and on a cluster whose nodes each run with
+# GOMAXPROCS=1 ("procs 1"), the setting for three nodes that share two
+# cores: six Ps on two cores spend the difference spinning in the Go
+# scheduler. The lone node always runs on its defaults.
 #
 #   scripts/cluster-bench.sh [rounds] [n]
 set -euo pipefail
