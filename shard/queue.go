@@ -128,6 +128,13 @@ func (q *queue) tidy(st *store) {
 		}
 		return
 	}
+	// Stale entries at the head go at once, as pop would skip them: jobs
+	// mostly leave in the order they came (expiry of a backlog, DEQUEUE of
+	// the oldest), and compacting for them rescans the whole ring in one
+	// step (27 ms at 4 million entries).
+	for q.ring.len() > 0 && !q.valid(st, q.ring.front()) {
+		q.ring.popFront()
+	}
 	stale := q.ring.len() + len(q.heap) - q.live
 	if stale > 64 && stale > q.live {
 		q.compact(st)

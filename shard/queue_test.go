@@ -324,6 +324,32 @@ func TestQueueLazyRemovalCompact(t *testing.T) {
 	m.check()
 }
 
+// TestQueueDropsStaleHead: jobs leaving from the head (a backlog expiring
+// in order) leave no stale entries behind, so no compaction has to rescan
+// the ring for them.
+func TestQueueDropsStaleHead(t *testing.T) {
+	m := newQueueModel(t, 3)
+	var recs []uint32
+	for k := 0; k < 3*fifoSeg; k++ {
+		m.lastCT++
+		i := m.newRecord(m.lastCT)
+		m.push(i)
+		recs = append(recs, i)
+	}
+	for k := 0; k < fifoSeg+100; k++ {
+		m.leave(recs[k])
+		if m.q.ring.len() != m.q.live {
+			t.Fatalf("after %d removals from the head: %d ring entries for %d live jobs", k+1, m.q.ring.len(), m.q.live)
+		}
+	}
+	// A removal from the middle stays lazy.
+	m.leave(recs[2*fifoSeg])
+	if m.q.ring.len() != m.q.live+1 {
+		t.Fatalf("middle removal: %d ring entries for %d live jobs; want one stale", m.q.ring.len(), m.q.live)
+	}
+	m.check()
+}
+
 // TestQueueWaiters: FIFO, done waiters skipped and dropped, list reset when
 // drained.
 func TestQueueWaiters(t *testing.T) {
