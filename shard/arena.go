@@ -17,9 +17,9 @@ type arena struct {
 }
 
 type sizeClass struct {
-	cur  uint32   // chunk being carved (0 = none)
-	off  uint32   // next free offset in cur
-	free []uint64 // released references
+	cur  uint32        // chunk being carved (0 = none)
+	off  uint32        // next free offset in cur
+	free stack[uint64] // released references
 }
 
 const (
@@ -83,9 +83,8 @@ func (a *arena) put(body []byte) uint64 {
 	c, size := classOf(n)
 	cl := &a.classes[c]
 	var ref uint64
-	if k := len(cl.free); k > 0 {
-		ref = cl.free[k-1]
-		cl.free = cl.free[:k-1]
+	if f, ok := cl.free.pop(); ok {
+		ref = f
 	} else {
 		if cl.cur == 0 || int(cl.off)+size > chunkSize {
 			cl.cur = a.newChunk(chunkSize)
@@ -124,6 +123,6 @@ func (a *arena) release(ref uint64, n uint32) {
 		return
 	}
 	c, size := classOf(int(n))
-	a.classes[c].free = append(a.classes[c].free, ref)
+	a.classes[c].free.push(ref)
 	a.used -= int64(size)
 }

@@ -29,6 +29,8 @@
 //     FIFO.
 //   - fifo.go: that ring: one doubling ring up to 4,096 entries, then
 //     32 KiB segments, so a growing backlog never copies what it holds.
+//   - stack.go: the free lists of records and body slots, which grow by
+//     chunks for the same reason.
 //
 // # A step
 //

@@ -13,10 +13,10 @@ import (
 // pointer per job, so millions of jobs cost the garbage collector nothing to
 // scan. Only the shard goroutine touches a store.
 type store struct {
-	pages [][]job.Job // pageSize records each; record i is pages[i>>pageBits][i&pageMask]
-	free  []uint32    // released record indexes, reused LIFO
-	next  uint32      // next never-used index
-	n     int         // records in use
+	pages [][]job.Job   // pageSize records each; record i is pages[i>>pageBits][i&pageMask]
+	free  stack[uint32] // released record indexes, reused LIFO
+	next  uint32        // next never-used index
+	n     int           // records in use
 
 	table   []uint32 // open addressing, linear probing; 0 = empty, else record index
 	mask    uint64
@@ -37,9 +37,8 @@ func (s *store) get(i uint32) *job.Job { return &s.pages[i>>pageBits][i&pageMask
 // previous life, so queue entries left by the previous job stay stale.
 func (s *store) alloc() (uint32, *job.Job) {
 	var i uint32
-	if n := len(s.free); n > 0 {
-		i = s.free[n-1]
-		s.free = s.free[:n-1]
+	if f, ok := s.free.pop(); ok {
+		i = f
 	} else {
 		if s.next == 0 {
 			s.next = 1 // index 0 means "none"
@@ -65,7 +64,7 @@ func (s *store) alloc() (uint32, *job.Job) {
 // release returns a record (already Free) to the free list. The caller has
 // removed it from the index, its queue and the timer wheel.
 func (s *store) release(i uint32) {
-	s.free = append(s.free, i)
+	s.free.push(i)
 	s.n--
 }
 
@@ -206,6 +205,6 @@ func (s *store) memory() int64 { _, held := s.usage(); return held }
 // (slab pages include free records).
 func (s *store) usage() (used, held int64) {
 	const rec = int64(unsafe.Sizeof(job.Job{}))
-	idx := int64(len(s.table))*4 + int64(cap(s.free))*4 + int64(len(s.inIdx))*8
+	idx := int64(len(s.table))*4 + s.free.capBytes(4) + int64(len(s.inIdx))*8
 	return int64(s.n)*rec + idx, int64(len(s.pages))*pageSize*rec + idx
 }
