@@ -17,9 +17,10 @@
 //
 //   - store.go: job records (engine/job.Job, 104 bytes) in a slab of 4096-
 //     record pages addressed by uint32, a free list, and an
-//     open-addressing index by job ID for jobs created elsewhere; a job
-//     created here carries its record index in its ID (job.ID.SetHint) and
-//     is found without the index.
+//     open-addressing index by job ID for jobs created elsewhere (256
+//     tables by hash, each growing on its own); a job created here carries
+//     its record index in its ID (job.ID.SetHint) and is found without the
+//     index.
 //   - arena.go: job bodies in 1 MiB chunks carved into size classes, with
 //     free lists; a record keeps a 64-bit reference.
 //   - wheel.go: a hierarchical timing wheel (1 ms resolution, 7 levels)

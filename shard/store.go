@@ -1,7 +1,6 @@
 package shard
 
 import (
-	mbits "math/bits"
 	"unsafe"
 
 	"disq/engine/job"
@@ -18,12 +17,30 @@ type store struct {
 	next  uint32        // next never-used index
 	n     int           // records in use
 
-	table   []uint32 // open addressing, linear probing; 0 = empty, else record index
-	mask    uint64
-	inIdx   []uint64 // bit i: record i is in the table
-	inTable int      // records in the table
-	mem     *hugeMem // where pages come from (nil: the Go heap)
+	tabs     [idxTables]idxTable // the ID index, split by the hash's top byte
+	tabSlots int                 // slots of all tabs (memory accounting)
+	inIdx    []uint64            // bit i: record i is in the index
+	inTable  int                 // records in the index
+	mem      *hugeMem            // where pages come from (nil: the Go heap)
 }
+
+// The ID index holds the records whose ID does not carry their index
+// (copies from other nodes, imports, reloads): on a replica that can be
+// millions. It is split into idxTables open-addressing tables by the top
+// byte of the ID's hash, each doubling on its own, so a growth re-places
+// 1/256 of the entries: one table of 3 million entries stalled its shard
+// for 259 ms when it doubled (BENCHMARKS.md).
+const idxTables = 256
+
+// idxTable is one open-addressing table with linear probing: 0 = empty,
+// else a record index; at most 3/4 full.
+type idxTable struct {
+	slots []uint32
+	mask  uint64
+	n     int
+}
+
+func (s *store) tab(h uint64) *idxTable { return &s.tabs[h>>56] }
 
 const (
 	pageBits = 12
@@ -78,11 +95,13 @@ func (s *store) lookup(id *job.ID) uint32 {
 			return h
 		}
 	}
-	if s.table == nil {
+	h := id.Hash()
+	t := s.tab(h)
+	if t.slots == nil {
 		return 0
 	}
-	for p := id.Hash() & s.mask; ; p = (p + 1) & s.mask {
-		i := s.table[p]
+	for p := h & t.mask; ; p = (p + 1) & t.mask {
+		i := t.slots[p]
 		if i == 0 {
 			return 0
 		}
@@ -102,10 +121,13 @@ func (s *store) index(i uint32) {
 
 // insert indexes record i under its ID (which must not be indexed yet).
 func (s *store) insert(i uint32) {
-	if uint64(s.inTable+1)*4 >= uint64(len(s.table))*3 || s.table == nil {
-		s.grow()
+	h := s.get(i).ID.Hash()
+	t := s.tab(h)
+	if uint64(t.n+1)*4 >= uint64(len(t.slots))*3 || t.slots == nil {
+		s.grow(t)
 	}
-	s.place(i)
+	t.place(i, h)
+	t.n++
 	s.inTable++
 	for int(i>>6) >= len(s.inIdx) {
 		s.inIdx = append(s.inIdx, 0)
@@ -113,34 +135,27 @@ func (s *store) insert(i uint32) {
 	s.inIdx[i>>6] |= 1 << (i & 63)
 }
 
-func (s *store) place(i uint32) {
-	id := &s.get(i).ID
-	p := id.Hash() & s.mask
-	for s.table[p] != 0 {
-		p = (p + 1) & s.mask
+func (t *idxTable) place(i uint32, h uint64) {
+	p := h & t.mask
+	for t.slots[p] != 0 {
+		p = (p + 1) & t.mask
 	}
-	s.table[p] = i
+	t.slots[p] = i
 }
 
-// grow doubles the table. It re-places the records by walking the slab in
-// order rather than the old table: reading records sequentially is far
-// cheaper than one cache miss per entry (the hash lives in the record).
-func (s *store) grow() {
-	old := s.table
-	size := 1024
+// grow doubles table t, re-placing its own entries.
+func (s *store) grow(t *idxTable) {
+	old := t.slots
+	size := 16
 	if len(old) > 0 {
 		size = len(old) * 2
 	}
-	s.table = make([]uint32, size)
-	s.mask = uint64(size - 1)
-	if len(old) == 0 {
-		return
-	}
-	for w, bits := range s.inIdx {
-		for bits != 0 {
-			b := uint32(mbits.TrailingZeros64(bits))
-			bits &= bits - 1
-			s.place(uint32(w)<<6 | b)
+	t.slots = make([]uint32, size)
+	t.mask = uint64(size - 1)
+	s.tabSlots += size - len(old)
+	for _, k := range old {
+		if k != 0 {
+			t.place(k, s.get(k).ID.Hash())
 		}
 	}
 }
@@ -153,25 +168,27 @@ func (s *store) remove(i uint32) {
 	}
 	s.inIdx[i>>6] &^= 1 << (i & 63)
 	s.inTable--
-	id := &s.get(i).ID
-	p := id.Hash() & s.mask
-	for s.table[p] != i {
-		p = (p + 1) & s.mask
+	h := s.get(i).ID.Hash()
+	t := s.tab(h)
+	t.n--
+	p := h & t.mask
+	for t.slots[p] != i {
+		p = (p + 1) & t.mask
 	}
 	for {
-		s.table[p] = 0
+		t.slots[p] = 0
 		q := p
 		for {
-			q = (q + 1) & s.mask
-			k := s.table[q]
+			q = (q + 1) & t.mask
+			k := t.slots[q]
 			if k == 0 {
 				return
 			}
-			home := s.get(k).ID.Hash() & s.mask
+			home := s.get(k).ID.Hash() & t.mask
 			// Move k back into the hole at p unless its home lies
 			// cyclically in (p, q].
 			if (q > p && (home <= p || home > q)) || (q < p && home <= p && home > q) {
-				s.table[p] = k
+				t.slots[p] = k
 				p = q
 				break
 			}
@@ -205,6 +222,6 @@ func (s *store) memory() int64 { _, held := s.usage(); return held }
 // (slab pages include free records).
 func (s *store) usage() (used, held int64) {
 	const rec = int64(unsafe.Sizeof(job.Job{}))
-	idx := int64(len(s.table))*4 + s.free.capBytes(4) + int64(len(s.inIdx))*8
+	idx := int64(s.tabSlots)*4 + s.free.capBytes(4) + int64(len(s.inIdx))*8
 	return int64(s.n)*rec + idx, int64(len(s.pages))*pageSize*rec + idx
 }

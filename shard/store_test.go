@@ -20,7 +20,8 @@ type storeModel struct {
 // makeID returns a random ID whose index home, Hash()&mask, is mask-back for
 // every table size up to 2^16: the low 16 bits of Hash are 0xffff-back. With
 // small backs, entries crowd the end of the table and their probe chains wrap
-// to its start.
+// to its start. Its hash's top byte is 0 or 1, so the IDs share two of the
+// index's tables.
 func makeID(rng *rand.Rand, back uint16) job.ID {
 	var id job.ID
 	for k := range id {
@@ -28,6 +29,7 @@ func makeID(rng *rand.Rand, back uint16) job.ID {
 	}
 	low := 0xffff - back
 	id[12], id[13] = byte(low>>8), byte(low)
+	id[6] = byte(rng.IntN(2)) // Hash's top byte: two of the index's tables, crowded
 	return id
 }
 
@@ -85,7 +87,7 @@ func (m *storeModel) check() {
 	for id, i := range m.model {
 		id := id
 		if got := m.st.lookup(&id); got != i {
-			m.t.Fatalf("lookup(%v) = %d; want %d (table %d entries)", id, got, i, len(m.st.table))
+			m.t.Fatalf("lookup(%v) = %d; want %d (%d index slots)", id, got, i, m.st.tabSlots)
 		}
 	}
 	for k := 0; k < 4; k++ {
@@ -97,23 +99,35 @@ func (m *storeModel) check() {
 		}
 	}
 	n := 0
-	for p, i := range m.st.table {
-		if i == 0 {
-			continue
-		}
-		n++
-		home := m.st.get(i).ID.Hash() & m.st.mask
-		for q := home; q != uint64(p); q = (q + 1) & m.st.mask {
-			if m.st.table[q] == 0 {
-				m.t.Fatalf("record %d at %d is cut off from its home %d by an empty slot at %d", i, p, home, q)
+	for ti := range m.st.tabs {
+		t := &m.st.tabs[ti]
+		tn := 0
+		for p, i := range t.slots {
+			if i == 0 {
+				continue
+			}
+			tn++
+			h := m.st.get(i).ID.Hash()
+			if int(h>>56) != ti {
+				m.t.Fatalf("record %d in table %d; its hash's top byte is %d", i, ti, h>>56)
+			}
+			home := h & t.mask
+			for q := home; q != uint64(p); q = (q + 1) & t.mask {
+				if t.slots[q] == 0 {
+					m.t.Fatalf("record %d at %d is cut off from its home %d by an empty slot at %d", i, p, home, q)
+				}
 			}
 		}
+		if tn != t.n {
+			m.t.Fatalf("table %d holds %d entries; counts %d", ti, tn, t.n)
+		}
+		if tn*4 >= len(t.slots)*3 && tn > 0 {
+			m.t.Fatalf("%d entries in table %d of %d slots: load above 3/4", tn, ti, len(t.slots))
+		}
+		n += tn
 	}
 	if n != len(m.model)-m.hints {
-		m.t.Fatalf("table holds %d entries; model %d of which %d by hint", n, len(m.model), m.hints)
-	}
-	if n*4 >= len(m.st.table)*3 {
-		m.t.Fatalf("%d entries in a table of %d: load above 3/4", n, len(m.st.table))
+		m.t.Fatalf("index holds %d entries; model %d of which %d by hint", n, len(m.model), m.hints)
 	}
 	if m.st.n != len(m.model) {
 		m.t.Fatalf("store.n = %d; model %d", m.st.n, len(m.model))
@@ -125,8 +139,11 @@ func TestStoreDifferential(t *testing.T) {
 		m := &storeModel{t: t, rng: rand.New(rand.NewPCG(seed, 7)), model: map[job.ID]uint32{}}
 		// Force a tiny table (it still grows at 3/4 load by doubling).
 		size := 8 << (seed % 3)
-		m.st.table = make([]uint32, size)
-		m.st.mask = uint64(size - 1)
+		for ti := 0; ti < 2; ti++ {
+			m.st.tabs[ti].slots = make([]uint32, size)
+			m.st.tabs[ti].mask = uint64(size - 1)
+			m.st.tabSlots += size
+		}
 		target := 4 + int(seed%5)*12 // live records hover around target
 		for op := 0; op < 2000; op++ {
 			// Homes: mostly the last few slots (wraparound), sometimes
@@ -151,9 +168,11 @@ func TestStoreDifferential(t *testing.T) {
 			m.remove(m.rng.IntN(len(m.live)))
 		}
 		m.check()
-		for p, i := range m.st.table {
-			if i != 0 {
-				t.Fatalf("seed %d: empty store still indexes record %d at %d", seed, i, p)
+		for ti := range m.st.tabs {
+			for p, i := range m.st.tabs[ti].slots {
+				if i != 0 {
+					t.Fatalf("seed %d: empty store still indexes record %d at %d of table %d", seed, i, p, ti)
+				}
 			}
 		}
 	}
@@ -175,7 +194,7 @@ func TestStoreHint(t *testing.T) {
 	}
 	a, ida := mk()
 	b, idb := mk()
-	if len(st.table) != 0 && st.table[ida.Hash()&st.mask] == a {
+	if ta := st.tab(ida.Hash()); len(ta.slots) != 0 && ta.slots[ida.Hash()&ta.mask] == a {
 		t.Fatal("a hinted record went into the hash table")
 	}
 	for _, c := range []struct {
@@ -245,10 +264,12 @@ func TestStoreHint(t *testing.T) {
 func TestStoreBackwardShiftWrap(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var st store
-	st.table = make([]uint32, 16)
-	st.mask = 15
+	tb := &st.tabs[0]
+	tb.slots = make([]uint32, 16)
+	tb.mask = 15
 	put := func(home uint64) (uint32, job.ID) {
 		id := makeID(rng, uint16(15-home)) // Hash&15 == home
+		id[6] = 0                          // all in table 0
 		i, j := st.alloc()
 		j.ID = id
 		j.State = job.Queued
@@ -265,16 +286,16 @@ func TestStoreBackwardShiftWrap(t *testing.T) {
 	e, ide := put(14) // slot 2 (wraps), homed at 14
 	want := map[int]uint32{14: a, 15: b, 0: c, 1: d, 2: e}
 	for p, i := range want {
-		if st.table[p] != i {
-			t.Fatalf("before removal: slot %d holds %d; want %d (table %v)", p, st.table[p], i, st.table)
+		if tb.slots[p] != i {
+			t.Fatalf("before removal: slot %d holds %d; want %d (table %v)", p, tb.slots[p], i, tb.slots)
 		}
 	}
 	st.remove(a)
 	// b moves 15 -> 14, c moves 0 -> 15, d stays (home 1), e moves 2 -> 0.
 	want = map[int]uint32{14: b, 15: c, 0: e, 1: d, 2: 0}
 	for p, i := range want {
-		if st.table[p] != i {
-			t.Fatalf("after removal: slot %d holds %d; want %d (table %v)", p, st.table[p], i, st.table)
+		if tb.slots[p] != i {
+			t.Fatalf("after removal: slot %d holds %d; want %d (table %v)", p, tb.slots[p], i, tb.slots)
 		}
 	}
 	for _, c := range []struct {
@@ -288,8 +309,8 @@ func TestStoreBackwardShiftWrap(t *testing.T) {
 	}
 	// Removing an entry that is not indexed is a no-op.
 	st.remove(a)
-	if st.table[14] != b {
-		t.Fatalf("removing an unindexed record changed the table: %v", st.table)
+	if tb.slots[14] != b {
+		t.Fatalf("removing an unindexed record changed the table: %v", tb.slots)
 	}
 }
 
@@ -438,14 +459,23 @@ func TestStoreGrowKeepsEntries(t *testing.T) {
 	ids := map[job.ID]uint32{}
 	for k := 0; k < 5000; k++ {
 		id := makeID(rng, uint16(rng.Uint32()))
+		id[6] = byte(rng.Uint32()) // every table of the index
 		i, j := st.alloc()
 		j.ID = id
 		j.State = job.Queued
 		st.insert(i)
 		ids[id] = i
 	}
-	if len(st.table) < 5000*4/3 {
-		t.Fatalf("table size %d for 5000 entries: load above 3/4", len(st.table))
+	n := 0
+	for ti := range st.tabs {
+		tb := &st.tabs[ti]
+		if tb.n > 0 && len(tb.slots) < tb.n*4/3 {
+			t.Fatalf("table %d: %d slots for %d entries: load above 3/4", ti, len(tb.slots), tb.n)
+		}
+		n += tb.n
+	}
+	if n != 5000 || st.inTable != 5000 {
+		t.Fatalf("index holds %d entries (inTable %d); want 5000", n, st.inTable)
 	}
 	for id, i := range ids {
 		id := id
