@@ -55,6 +55,9 @@ func newWheelModel(t *testing.T, seed uint64, nrec int) *wheelModel {
 	}
 	m.w.st = &m.st
 	m.w.now = int64(testT0) + m.rng.Int64N(1<<30)
+	if seed%2 == 1 {
+		m.w.cascMax = 1 + m.rng.IntN(4) // cascades spread over several calls
+	}
 	for k := 0; k < nrec; k++ {
 		i, _ := m.st.alloc()
 		m.recs = append(m.recs, i)
@@ -173,7 +176,7 @@ func (m *wheelModel) advance(to int64, max int) {
 	if n != m.fired {
 		m.t.Fatalf("advance(%d, %d) returned %d; fire was called %d times", to, max, n, m.fired)
 	}
-	if n < max {
+	if n < max && !m.w.casc {
 		want := before
 		if to > want {
 			want = to
@@ -216,7 +219,11 @@ func (m *wheelModel) check() {
 		}
 		return
 	}
-	if nx <= m.w.now {
+	if m.w.casc {
+		if nx != m.w.now {
+			m.t.Fatalf("next() = %d with a cascade to resume at now %d", nx, m.w.now)
+		}
+	} else if nx <= m.w.now {
 		m.t.Fatalf("next() = %d; not after now %d", nx, m.w.now)
 	}
 	if limit := max(minEff, m.w.now+1); nx > limit {
@@ -256,7 +263,11 @@ func (m *wheelModel) run(ops int) {
 	}
 	// Drain: every pending record fires exactly once.
 	m.noResched = true
-	m.advance(m.w.now+4*wheelSpan, 1<<30)
+	end := m.w.now + 4*wheelSpan
+	m.advance(end, 1<<30)
+	for k := 0; m.w.casc && k < 1<<20; k++ {
+		m.advance(end, 1<<30)
+	}
 	if len(m.eff) != 0 {
 		m.t.Fatalf("after draining, %d records never fired", len(m.eff))
 	}
@@ -399,4 +410,50 @@ func TestWheelCascadeBoundary(t *testing.T) {
 	f(0, 1<<36, 1<<36+1)   // level 6 block start
 	f(0, 1<<36+12345, 1<<36+12345)
 	f(7, wheelSpan+99, wheelSpan+99) // beyond the span: clamped, re-placed on cascade
+}
+
+// TestWheelCascadeBudget: a high-level slot holding more records than the
+// cascade budget is moved down over several advance calls; nothing due in
+// the block fires before the slot is empty, and everything fires in due
+// order, each within 1 ms of its due time.
+func TestWheelCascadeBudget(t *testing.T) {
+	var st store
+	w := wheel{st: &st, now: 0, cascMax: 10}
+	due := map[uint32]int64{}
+	// 95 records in the level-2 slot of [4096, 8192), due times spread over
+	// the block, scheduled in random order.
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, k := range rng.Perm(95) {
+		i, _ := st.alloc()
+		due[i] = 4096 + int64(k)*43 + 1
+		w.schedule(i, due[i])
+	}
+	dueOf := func(i uint32) int64 { return due[i] }
+	var firedAt, wantAt []int64
+	fire := func(i uint32) {
+		if d := w.now - due[i]; d < 0 || d > 1 {
+			t.Fatalf("record due at %d fired at %d", due[i], w.now)
+		}
+		firedAt = append(firedAt, w.now)
+		wantAt = append(wantAt, due[i])
+	}
+	calls := 0
+	for w.n > 0 && calls < 100 {
+		calls++
+		w.advance(9000, 1<<30, dueOf, fire)
+		if w.occ[2] != 0 && len(firedAt) > 0 {
+			t.Fatalf("call %d: a firing happened before the level-2 slot was moved down", calls)
+		}
+	}
+	if len(firedAt) != 95 {
+		t.Fatalf("fired %d of 95 in %d calls", len(firedAt), calls)
+	}
+	if calls < 10 {
+		t.Fatalf("95 records with a budget of 10 cascaded in %d calls", calls)
+	}
+	for k := 1; k < len(wantAt); k++ {
+		if wantAt[k] < wantAt[k-1] {
+			t.Fatalf("firing %d due at %d after one due at %d", k, wantAt[k], wantAt[k-1])
+		}
+	}
 }
