@@ -132,12 +132,17 @@ func (q *queue) tidy(st *store) {
 	// mostly leave in the order they came (expiry of a backlog, DEQUEUE of
 	// the oldest), and compacting for them rescans the whole ring in one
 	// step (27 ms at 4 million entries).
-	for q.ring.len() > 0 && !q.valid(st, q.ring.front()) {
-		q.ring.popFront()
-	}
+	q.dropStaleHead(st)
 	stale := q.ring.len() + len(q.heap) - q.live
 	if stale > 64 && stale > q.live {
 		q.compact(st)
+	}
+}
+
+// dropStaleHead drops the stale entries at the head of the ring.
+func (q *queue) dropStaleHead(st *store) {
+	for q.ring.len() > 0 && !q.valid(st, q.ring.front()) {
+		q.ring.popFront()
 	}
 }
 
@@ -168,9 +173,7 @@ func (q *queue) compact(st *store) {
 // the length).
 func (q *queue) pop(st *store) uint32 {
 	for {
-		for q.ring.len() > 0 && !q.valid(st, q.ring.front()) {
-			q.ring.popFront()
-		}
+		q.dropStaleHead(st)
 		for len(q.heap) > 0 && !q.valid(st, qentry{q.heap[0].idx, q.heap[0].ver}) {
 			q.heapPop(st)
 		}

@@ -59,11 +59,13 @@ func (s *stack[T]) pop() (v T, ok bool) {
 	return v, true
 }
 
-// capBytes is the memory the stack holds, at elem bytes per entry.
+// capBytes is the memory the stack holds, at elem bytes per entry. Every
+// chunk but the first, and the spare (never the first), was made with
+// stackChunk capacity.
 func (s *stack[T]) capBytes(elem int) int64 {
 	n := cap(s.spare)
-	for _, c := range s.chunks {
-		n += cap(c)
+	if len(s.chunks) > 0 {
+		n += cap(s.chunks[0]) + (len(s.chunks)-1)*stackChunk
 	}
 	return int64(n) * int64(elem)
 }

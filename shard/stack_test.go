@@ -44,8 +44,12 @@ func TestStackModel(t *testing.T) {
 					t.Fatalf("seed %d: chunk %d of %d holds %d entries", seed, i, len(s.chunks), len(c))
 				}
 			}
-			if held, min := s.capBytes(8), int64(len(model))*8; held < min {
-				t.Fatalf("seed %d: capBytes %d below %d", seed, held, min)
+			held := cap(s.spare)
+			for _, c := range s.chunks {
+				held += cap(c)
+			}
+			if got := s.capBytes(8); got != int64(held)*8 || held < len(model) {
+				t.Fatalf("seed %d: capBytes %d; chunks and spare hold %d entries for %d", seed, got, held, len(model))
 			}
 		}
 	}

@@ -20,7 +20,6 @@ type store struct {
 	tabs     [idxTables]idxTable // the ID index, split by the hash's top byte
 	tabSlots int                 // slots of all tabs (memory accounting)
 	inIdx    []uint64            // bit i: record i is in the index
-	inTable  int                 // records in the index
 	mem      *hugeMem            // where pages come from (nil: the Go heap)
 }
 
@@ -128,7 +127,6 @@ func (s *store) insert(i uint32) {
 	}
 	t.place(i, h)
 	t.n++
-	s.inTable++
 	for int(i>>6) >= len(s.inIdx) {
 		s.inIdx = append(s.inIdx, 0)
 	}
@@ -167,7 +165,6 @@ func (s *store) remove(i uint32) {
 		return // not indexed
 	}
 	s.inIdx[i>>6] &^= 1 << (i & 63)
-	s.inTable--
 	h := s.get(i).ID.Hash()
 	t := s.tab(h)
 	t.n--

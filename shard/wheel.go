@@ -165,10 +165,7 @@ func (w *wheel) advance(to int64, max int, due func(i uint32) int64, fire func(i
 	}
 	fired := 0
 	for w.n > 0 && fired < max {
-		t := w.now // resuming a cascade at now
-		if !w.casc {
-			t = w.next()
-		}
+		t := w.next() // now while a cascade is to be resumed
 		if t > to {
 			break
 		}
