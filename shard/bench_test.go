@@ -155,23 +155,53 @@ func BenchmarkQueueExpireBacklog(b *testing.B) {
 	for b.Loop() {
 		var st store
 		var q queue
-		idx := make([]uint32, n)
-		for k := range idx {
-			i, j := st.alloc()
-			j.CTime = uint64(k + 1)
-			j.State = job.Queued
-			q.push(&st, i)
-			idx[k] = i
-		}
-		var worst longest
-		for _, i := range idx[:n/2+1] {
-			j := st.get(i)
-			j.State = job.Active
-			j.QVer++
-			worst.time(func() { q.dropped(&st) })
-		}
-		worst.report(b, "max-drop-ms")
+		idx := fillQueue(&st, &q, n)
+		dropAll(b, &st, &q, idx[:n/2+1])
 	}
+}
+
+// BenchmarkQueueRandomRemoval queues 4,194,304 jobs in one queue, removes
+// half of them plus some in random order (DELJOB, DEQUEUE or expiry of
+// queued jobs) and reports the longest single removal (max-drop-ms): the
+// compaction this triggers must not rescan the ring in one step.
+func BenchmarkQueueRandomRemoval(b *testing.B) {
+	const n = 1 << 22
+	rng := rand.New(rand.NewPCG(1, 2))
+	for b.Loop() {
+		var st store
+		var q queue
+		idx := fillQueue(&st, &q, n)
+		rng.Shuffle(len(idx), func(a, c int) { idx[a], idx[c] = idx[c], idx[a] })
+		dropAll(b, &st, &q, idx[:n/2+n/8])
+	}
+}
+
+// fillQueue queues n new jobs in q, in CTime order, and returns their
+// records.
+func fillQueue(st *store, q *queue, n int) []uint32 {
+	idx := make([]uint32, n)
+	for k := range idx {
+		i, j := st.alloc()
+		j.CTime = uint64(k + 1)
+		j.State = job.Queued
+		q.push(st, i)
+		idx[k] = i
+	}
+	return idx
+}
+
+// dropAll takes the queued records idx out of q one by one, as the shard
+// does for a removal that is not a pop, and reports the longest
+// (max-drop-ms).
+func dropAll(b *testing.B, st *store, q *queue, idx []uint32) {
+	var worst longest
+	for _, i := range idx {
+		j := st.get(i)
+		j.State = job.Active
+		j.QVer++
+		worst.time(func() { q.dropped(st) })
+	}
+	worst.report(b, "max-drop-ms")
 }
 
 // BenchmarkStoreFreeBacklog allocates 4,194,304 records, releases them all

@@ -29,7 +29,9 @@
 //     a small heap for requeued ones, lazy removal) and the blocked-client
 //     FIFO.
 //   - fifo.go: that ring: one doubling ring up to 4,096 entries, then
-//     32 KiB segments, so a growing backlog never copies what it holds.
+//     32 KiB segments, so a growing backlog never copies what it holds;
+//     stale entries left by removals are compacted a budget at a time
+//     (cring), so a long queue is never rescanned in one step.
 //   - stack.go: the free lists of records and body slots, which grow by
 //     chunks for the same reason.
 //

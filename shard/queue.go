@@ -17,15 +17,17 @@ import (
 //
 // Removal from the middle (ACKJOB, DEQUEUE, WORKING, expiry of a queued job)
 // is lazy: the shard bumps the record's QVer, which makes its entry stale;
-// stale entries are skipped when popping and dropped by compact when they
-// outnumber live ones. live is the true length (QLEN).
+// stale entries are skipped when popping and dropped by a compaction once
+// they outnumber live ones. The ring is compacted incrementally (cring): at
+// most compactBudget entries per removal, and a few per push, so no single
+// step rescans a long queue. live is the true length (QLEN).
 type queue struct {
 	id     uint32
 	tenant uint16
 	name   []byte
 	key    string // map key: tenant (2 bytes) + name
 
-	ring   fifo   // entries in CTime order, live or stale
+	ring   cring  // entries in CTime order, live or stale
 	tailCT uint64 // CTime of the last entry appended to the ring
 	heap   []hentry
 	live   int
@@ -103,6 +105,9 @@ func (q *queue) push(st *store, idx uint32) {
 	if q.ring.len() == 0 || j.CTime > q.tailCT {
 		q.ring.pushBack(e)
 		q.tailCT = j.CTime
+		if q.ring.compacting() {
+			q.compactStep(st, 2) // a compaction ends even if removals stop
+		}
 		return
 	}
 	q.heap = append(q.heap, hentry{j.CTime, j.ID, idx, j.QVer})
@@ -133,11 +138,20 @@ func (q *queue) tidy(st *store) {
 	// the oldest), and compacting for them rescans the whole ring in one
 	// step (27 ms at 4 million entries).
 	q.dropStaleHead(st)
+	if q.ring.compacting() {
+		q.compactStep(st, compactBudget)
+		return
+	}
 	stale := q.ring.len() + len(q.heap) - q.live
 	if stale > 64 && stale > q.live {
 		q.compact(st)
 	}
 }
+
+// compactBudget is the number of ring entries a removal moves on along a
+// compaction in progress (about 5-10 us). A compaction starts when stale
+// entries outnumber live ones, so it ends long before the next one is due.
+var compactBudget = 1024
 
 // dropStaleHead drops the stale entries at the head of the ring.
 func (q *queue) dropStaleHead(st *store) {
@@ -146,16 +160,12 @@ func (q *queue) dropStaleHead(st *store) {
 	}
 }
 
+// compact drops the heap's stale entries and starts compacting the ring
+// (its first step runs here, the rest in later removals and pushes). The
+// heap holds requeued jobs and copies, usually few, and is rebuilt whole.
 func (q *queue) compact(st *store) {
-	n := 0
-	for i := 0; i < q.ring.len(); i++ {
-		e := q.ring.at(i)
-		if q.valid(st, e) {
-			q.ring.set(n, e)
-			n++
-		}
-	}
-	q.ring.truncate(n)
+	q.ring.startCompact()
+	q.compactStep(st, compactBudget)
 	h := q.heap[:0]
 	for _, e := range q.heap {
 		if q.valid(st, qentry{e.idx, e.ver}) {
@@ -166,6 +176,24 @@ func (q *queue) compact(st *store) {
 	for i := len(h)/2 - 1; i >= 0; i-- {
 		q.siftDown(st, i)
 	}
+}
+
+// compactStep moves up to budget entries of the ring's unscanned part to
+// its compacted part, dropping the stale ones.
+func (q *queue) compactStep(st *store, budget int) {
+	r := &q.ring
+	for ; budget > 0 && r.rest.n > 0; budget-- {
+		e := r.rest.front()
+		r.rest.popFront()
+		if q.valid(st, e) {
+			if r.done.spare == nil {
+				// Reuse the segment rest has just passed.
+				r.done.spare, r.rest.spare = r.rest.spare, nil
+			}
+			r.done.pushBack(e)
+		}
+	}
+	r.endIfDone()
 }
 
 // pop removes and returns the oldest queued record, or 0. The record is

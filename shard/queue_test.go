@@ -117,12 +117,16 @@ func (m *queueModel) check() {
 		}
 		prev = ct
 	}
-	// Stale entries are bounded by tidy: at most max(64, live) of them.
-	if stale := m.q.ring.len() + len(m.q.heap) - m.q.live; stale > 64 && stale > m.q.live {
+	// Stale entries are bounded by tidy: at most max(64, live) of them
+	// once no compaction is under way.
+	if stale := m.q.ring.len() + len(m.q.heap) - m.q.live; !m.q.ring.compacting() && stale > 64 && stale > m.q.live {
 		m.t.Fatalf("%d stale entries for %d live ones: tidy did not compact", stale, m.q.live)
 	}
-	if m.q.live == 0 && (m.q.ring.len() != 0 || len(m.q.heap) != 0 || m.q.ring.head != 0) {
-		m.t.Fatalf("empty queue not reset: size %d heap %d head %d", m.q.ring.len(), len(m.q.heap), m.q.ring.head)
+	if r := &m.q.ring; !r.compacting() && (r.rest.segs != nil || r.rest.small != nil) {
+		m.t.Fatal("a finished compaction kept its scanned ring")
+	}
+	if m.q.live == 0 && (m.q.ring.len() != 0 || len(m.q.heap) != 0 || m.q.ring.done.head != 0 || m.q.ring.compacting()) {
+		m.t.Fatalf("empty queue not reset: size %d heap %d head %d", m.q.ring.len(), len(m.q.heap), m.q.ring.done.head)
 	}
 }
 
@@ -202,11 +206,37 @@ func (m *queueModel) step() {
 	}
 }
 
+// setCompactBudget sets compactBudget for the test.
+func setCompactBudget(t *testing.T, n int) {
+	old := compactBudget
+	compactBudget = n
+	t.Cleanup(func() { compactBudget = old })
+}
+
+// finishCompact runs a compaction in progress to its end.
+func finishCompact(q *queue, st *store) {
+	for q.ring.compacting() {
+		q.compactStep(st, 1<<30)
+	}
+}
+
+// TestQueueDifferential runs the model with the default compaction budget
+// and with budgets of 1-3 entries, so that pops, pushes, removals and
+// ordered reads meet compactions in progress.
 func TestQueueDifferential(t *testing.T) {
 	seeds := 40
 	if v := os.Getenv("QSEEDS"); v != "" { // QSEEDS=1000 for a longer run
 		seeds, _ = strconv.Atoi(v)
 	}
+	for _, budget := range []int{compactBudget, 1, 2, 3} {
+		t.Run("budget"+strconv.Itoa(budget), func(t *testing.T) {
+			setCompactBudget(t, budget)
+			queueDifferential(t, seeds)
+		})
+	}
+}
+
+func queueDifferential(t *testing.T, seeds int) {
 	for seed := 0; seed < seeds; seed++ {
 		t.Run("seed"+strconv.Itoa(seed), func(t *testing.T) {
 			m := newQueueModel(t, uint64(seed))
@@ -305,6 +335,7 @@ func TestQueueLazyRemovalCompact(t *testing.T) {
 	}
 	m.st.get(reused).State = job.Queued // queued elsewhere, never pushed here
 	m.q.compact(&m.st)
+	finishCompact(&m.q, &m.st)
 	for k := 0; k < m.q.ring.len(); k++ {
 		if e := m.q.ring.at(k); e.idx == reused {
 			t.Fatalf("stale entry of a reused record survived compaction (ver %d, record QVer %d)", e.ver, m.st.get(reused).QVer)
@@ -322,6 +353,62 @@ func TestQueueLazyRemovalCompact(t *testing.T) {
 	m.lastCT++
 	m.push(m.newRecord(m.lastCT))
 	m.check()
+}
+
+// TestQueueCompactionIncremental: removals from the middle of a long queue
+// compact its ring a budget at a time, never in one step; pushes alone also
+// finish a compaction; the order holds throughout.
+func TestQueueCompactionIncremental(t *testing.T) {
+	const budget, n = 100, 5 * fifoSeg
+	setCompactBudget(t, budget)
+	m := newQueueModel(t, 4)
+	var recs []uint32
+	for k := 0; k < n; k++ {
+		m.lastCT++
+		i := m.newRecord(m.lastCT)
+		m.push(i)
+		recs = append(recs, i)
+	}
+	// Random removals, never of the first jobs: the head stays live, so
+	// every entry leaving the ring's unscanned part is a compaction move.
+	mid := slices.Clone(recs[10:])
+	m.rng.Shuffle(len(mid), func(a, b int) { mid[a], mid[b] = mid[b], mid[a] })
+	steps, compactions := 0, 0
+	for k, i := range mid[:len(mid)*3/4] {
+		before, was := m.q.ring.rest.len(), m.q.ring.compacting()
+		m.leave(i)
+		if r := &m.q.ring; r.compacting() {
+			steps++
+			if !was {
+				compactions++
+				before = r.len()
+			}
+			if moved := before - r.rest.len(); moved > budget {
+				t.Fatalf("removal %d moved %d entries in one step; budget %d", k, moved, budget)
+			}
+		}
+		if k%4096 == 0 {
+			m.check()
+		}
+	}
+	m.check()
+	if compactions == 0 || steps < compactions*(n/2/budget)/2 {
+		t.Fatalf("%d compactions over %d removals: not spread out", compactions, steps)
+	}
+	// Start one more and finish it with pushes only.
+	m.q.compact(&m.st)
+	pushes := 0
+	for m.q.ring.compacting() {
+		m.lastCT++
+		m.push(m.newRecord(m.lastCT))
+		if pushes++; pushes > n {
+			t.Fatalf("compaction still running after %d pushes", pushes)
+		}
+	}
+	m.check()
+	if stale := m.q.ring.len() - m.q.live; stale != 0 {
+		t.Fatalf("%d stale entries after a finished compaction", stale)
+	}
 }
 
 // TestQueueDropsStaleHead: jobs leaving from the head (a backlog expiring
