@@ -176,6 +176,83 @@ func BenchmarkQueueRandomRemoval(b *testing.B) {
 	}
 }
 
+// BenchmarkQueueRequeueBacklog requeues 4,194,304 jobs into one queue in
+// random CTime order, as their retry timers do after a restart (they all go
+// to the heap), and reports the longest single push (max-push-ms): the heap
+// must not grow by copying itself.
+func BenchmarkQueueRequeueBacklog(b *testing.B) {
+	const n = 1 << 22
+	rng := rand.New(rand.NewPCG(1, 2))
+	for b.Loop() {
+		var st store
+		var q queue
+		idx := requeueBacklog(&st, &q, n, rng)
+		var worst longest
+		for _, i := range idx {
+			st.get(i).State = job.Queued
+			worst.time(func() { q.push(&st, i) })
+		}
+		worst.report(b, "max-push-ms")
+	}
+}
+
+// BenchmarkQueuePeekBigHeap: QPEEK 10 from the head and from the tail of
+// a queue whose 1,048,576 jobs sit in the heap. An op is both reads; the
+// head must not sort the heap, the tail scans it once.
+func BenchmarkQueuePeekBigHeap(b *testing.B) {
+	const n = 1 << 20
+	var st store
+	var q queue
+	heapBacklog(&st, &q, n)
+	var dst []uint32
+	for b.Loop() {
+		dst = q.ordered(&st, dst[:0], 10, false)
+		dst = q.ordered(&st, dst[:0], 10, true)
+	}
+}
+
+// BenchmarkQueueHeapChurn: a queue whose 1,048,576 jobs sit in the heap
+// (a requeued backlog); an op pops the oldest and requeues it (NACK), two
+// heap operations 20 levels deep.
+func BenchmarkQueueHeapChurn(b *testing.B) {
+	const n = 1 << 20
+	var st store
+	var q queue
+	heapBacklog(&st, &q, n)
+	for b.Loop() {
+		i := q.pop(&st)
+		q.live--
+		q.push(&st, i) // still Queued: back in with its CTime
+	}
+}
+
+// heapBacklog requeues n records into q, all of them into its heap.
+func heapBacklog(st *store, q *queue, n int) {
+	for _, i := range requeueBacklog(st, q, n, rand.New(rand.NewPCG(3, 4))) {
+		st.get(i).State = job.Queued
+		q.push(st, i)
+	}
+}
+
+// requeueBacklog makes n records older than the queue's tail (one job
+// queued last, so that requeues cannot go to the ring), in random order,
+// and returns them unqueued (Active).
+func requeueBacklog(st *store, q *queue, n int, rng *rand.Rand) []uint32 {
+	tail, j := st.alloc()
+	j.CTime = uint64(n + 1)
+	j.State = job.Queued
+	q.push(st, tail)
+	idx := make([]uint32, n)
+	for k := range idx {
+		i, j := st.alloc()
+		j.CTime = uint64(k + 1)
+		j.State = job.Active
+		idx[k] = i
+	}
+	rng.Shuffle(len(idx), func(a, c int) { idx[a], idx[c] = idx[c], idx[a] })
+	return idx
+}
+
 // fillQueue queues n new jobs in q, in CTime order, and returns their
 // records.
 func fillQueue(st *store, q *queue, n int) []uint32 {

@@ -12,7 +12,8 @@ import (
 // Ordering. Most jobs arrive in CTime order (new jobs), so they are appended
 // to a ring. A job whose CTime is not above the last appended one (a requeue
 // keeps its original CTime and goes back near the head; a copy from another
-// node) goes to a min-heap instead. Popping takes the smaller of the ring
+// node; every job requeued after a restart) goes to a min-heap (qheap.go)
+// instead. Popping takes the smaller of the ring
 // head and the heap top, comparing (CTime, ID) as Disque's skiplist does.
 //
 // Removal from the middle (ACKJOB, DEQUEUE, WORKING, expiry of a queued job)
@@ -29,7 +30,7 @@ type queue struct {
 
 	ring   cring  // entries in CTime order, live or stale
 	tailCT uint64 // CTime of the last entry appended to the ring
-	heap   []hentry
+	heap   qheap  // entries that could not go to the ring, by (CTime, ID)
 	live   int
 
 	waiters []*waiter // FIFO; done waiters are skipped
@@ -48,22 +49,6 @@ type queue struct {
 }
 
 type qentry struct{ idx, ver uint32 }
-
-// hentry is a heap entry. It carries its ordering key, frozen at push time:
-// a stale entry's record may be freed and reused by another job, whose
-// (CTime, ID) must not move the entry inside the heap.
-type hentry struct {
-	ct       uint64
-	id       job.ID
-	idx, ver uint32
-}
-
-func hless(a, b *hentry) bool {
-	if a.ct != b.ct {
-		return a.ct < b.ct
-	}
-	return bytes.Compare(a.id[:], b.id[:]) < 0
-}
 
 const (
 	pauseIn  = 1
@@ -110,8 +95,7 @@ func (q *queue) push(st *store, idx uint32) {
 		}
 		return
 	}
-	q.heap = append(q.heap, hentry{j.CTime, j.ID, idx, j.QVer})
-	q.siftUp(st, len(q.heap)-1)
+	q.heap.push(hentry{j.CTime, j.ID, idx, j.QVer})
 }
 
 // dropped records that a queued job left the queue by other means than pop
@@ -127,10 +111,7 @@ func (q *queue) tidy(st *store) {
 	if q.live == 0 {
 		q.ring.reset(1024)
 		q.tailCT = 0
-		q.heap = q.heap[:0]
-		if cap(q.heap) > 1024 {
-			q.heap = nil
-		}
+		q.heap.reset(1024)
 		return
 	}
 	// Stale entries at the head go at once, as pop would skip them: jobs
@@ -142,7 +123,7 @@ func (q *queue) tidy(st *store) {
 		q.compactStep(st, compactBudget)
 		return
 	}
-	stale := q.ring.len() + len(q.heap) - q.live
+	stale := q.ring.len() + q.heap.len() - q.live
 	if stale > 64 && stale > q.live {
 		q.compact(st)
 	}
@@ -162,20 +143,11 @@ func (q *queue) dropStaleHead(st *store) {
 
 // compact drops the heap's stale entries and starts compacting the ring
 // (its first step runs here, the rest in later removals and pushes). The
-// heap holds requeued jobs and copies, usually few, and is rebuilt whole.
+// heap is filtered whole, in O(its length).
 func (q *queue) compact(st *store) {
 	q.ring.startCompact()
 	q.compactStep(st, compactBudget)
-	h := q.heap[:0]
-	for _, e := range q.heap {
-		if q.valid(st, qentry{e.idx, e.ver}) {
-			h = append(h, e)
-		}
-	}
-	q.heap = h
-	for i := len(h)/2 - 1; i >= 0; i-- {
-		q.siftDown(st, i)
-	}
+	q.heap.filter(func(e *hentry) bool { return q.valid(st, qentry{e.idx, e.ver}) })
 }
 
 // compactStep moves up to budget entries of the ring's unscanned part to
@@ -202,62 +174,19 @@ func (q *queue) compactStep(st *store, budget int) {
 func (q *queue) pop(st *store) uint32 {
 	for {
 		q.dropStaleHead(st)
-		for len(q.heap) > 0 && !q.valid(st, qentry{q.heap[0].idx, q.heap[0].ver}) {
-			q.heapPop(st)
+		for q.heap.len() > 0 && !q.valid(st, qentry{q.heap.top().idx, q.heap.top().ver}) {
+			q.heap.pop()
 		}
 		switch {
-		case q.ring.len() == 0 && len(q.heap) == 0:
+		case q.ring.len() == 0 && q.heap.len() == 0:
 			return 0
-		case len(q.heap) == 0 || (q.ring.len() > 0 && less(st, q.ring.front().idx, q.heap[0].idx)):
+		case q.heap.len() == 0 || (q.ring.len() > 0 && less(st, q.ring.front().idx, q.heap.top().idx)):
 			e := q.ring.front()
 			q.ring.popFront()
 			return e.idx
 		default:
-			return q.heapPop(st).idx
+			return q.heap.pop().idx
 		}
-	}
-}
-
-func (q *queue) heapPop(st *store) hentry {
-	h := q.heap
-	e := h[0]
-	last := len(h) - 1
-	h[0] = h[last]
-	q.heap = h[:last]
-	if last > 0 {
-		q.siftDown(st, 0)
-	}
-	return e
-}
-
-func (q *queue) siftUp(st *store, i int) {
-	h := q.heap
-	for i > 0 {
-		p := (i - 1) / 2
-		if !hless(&h[i], &h[p]) {
-			break
-		}
-		h[i], h[p] = h[p], h[i]
-		i = p
-	}
-}
-
-func (q *queue) siftDown(st *store, i int) {
-	h := q.heap
-	for {
-		l := 2*i + 1
-		if l >= len(h) {
-			return
-		}
-		m := l
-		if r := l + 1; r < len(h) && hless(&h[r], &h[l]) {
-			m = r
-		}
-		if !hless(&h[m], &h[i]) {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
 	}
 }
 
@@ -267,25 +196,25 @@ func (q *queue) ordered(st *store, dst []uint32, max int, fromTail bool) []uint3
 	if max <= 0 {
 		return dst
 	}
-	// Heap entries are few (requeues); sort a copy.
+	// The heap's first max live entries in the requested order, found
+	// without sorting the whole heap (it holds a whole backlog after a
+	// restart), then merged with the ring.
+	keep := func(e *hentry) bool { return q.valid(st, qentry{e.idx, e.ver}) }
 	var hs []uint32
-	for _, e := range q.heap {
-		if q.valid(st, qentry{e.idx, e.ver}) {
-			hs = append(hs, e.idx)
-		}
-	}
-	sortIdx(st, hs)
-	ri, hi := 0, 0
-	step := 1
+	ri, step := 0, 1
 	if fromTail {
-		ri, hi, step = q.ring.len()-1, len(hs)-1, -1
+		hs = q.heap.largest(nil, max, keep)
+		ri, step = q.ring.len()-1, -1
+	} else {
+		hs = q.heap.smallest(nil, max, keep)
 	}
+	hi := 0
 	for len(dst) < max {
 		for ri >= 0 && ri < q.ring.len() && !q.valid(st, q.ring.at(ri)) {
 			ri += step
 		}
 		rok := ri >= 0 && ri < q.ring.len()
-		hok := hi >= 0 && hi < len(hs)
+		hok := hi < len(hs)
 		if !rok && !hok {
 			break
 		}
@@ -295,19 +224,10 @@ func (q *queue) ordered(st *store, dst []uint32, max int, fromTail bool) []uint3
 			ri += step
 		} else {
 			dst = append(dst, hs[hi])
-			hi += step
+			hi++
 		}
 	}
 	return dst
-}
-
-func sortIdx(st *store, a []uint32) {
-	// insertion sort: heaps of requeued jobs are short
-	for i := 1; i < len(a); i++ {
-		for k := i; k > 0 && less(st, a[k], a[k-1]); k-- {
-			a[k], a[k-1] = a[k-1], a[k]
-		}
-	}
 }
 
 // nextWaiter returns the oldest live waiter without removing it, or nil.

@@ -119,14 +119,14 @@ func (m *queueModel) check() {
 	}
 	// Stale entries are bounded by tidy: at most max(64, live) of them
 	// once no compaction is under way.
-	if stale := m.q.ring.len() + len(m.q.heap) - m.q.live; !m.q.ring.compacting() && stale > 64 && stale > m.q.live {
+	if stale := m.q.ring.len() + m.q.heap.len() - m.q.live; !m.q.ring.compacting() && stale > 64 && stale > m.q.live {
 		m.t.Fatalf("%d stale entries for %d live ones: tidy did not compact", stale, m.q.live)
 	}
 	if r := &m.q.ring; !r.compacting() && (r.rest.segs != nil || r.rest.small != nil) {
 		m.t.Fatal("a finished compaction kept its scanned ring")
 	}
-	if m.q.live == 0 && (m.q.ring.len() != 0 || len(m.q.heap) != 0 || m.q.ring.done.head != 0 || m.q.ring.compacting()) {
-		m.t.Fatalf("empty queue not reset: size %d heap %d head %d", m.q.ring.len(), len(m.q.heap), m.q.ring.done.head)
+	if m.q.live == 0 && (m.q.ring.len() != 0 || m.q.heap.len() != 0 || m.q.ring.done.head != 0 || m.q.ring.compacting()) {
+		m.t.Fatalf("empty queue not reset: size %d heap %d head %d", m.q.ring.len(), m.q.heap.len(), m.q.ring.done.head)
 	}
 }
 
@@ -282,8 +282,8 @@ func TestQueueRequeueNearHead(t *testing.T) {
 	m.push(young)
 	m.active = m.active[:0]
 	m.push(first) // requeue: goes to the heap
-	if len(m.q.heap) != 1 {
-		t.Fatalf("requeued job not in the heap (heap %d entries)", len(m.q.heap))
+	if m.q.heap.len() != 1 {
+		t.Fatalf("requeued job not in the heap (heap %d entries)", m.q.heap.len())
 	}
 	want := append([]uint32{first}, recs[1:]...)
 	want = append(want, young)
@@ -411,6 +411,40 @@ func TestQueueCompactionIncremental(t *testing.T) {
 	}
 }
 
+// TestQueueBigHeap: a backlog requeued in random order (as after a restart)
+// sits in the heap, across several of its segments; ordered reads from
+// both ends, removals from the middle and pops keep the model's order.
+func TestQueueBigHeap(t *testing.T) {
+	m := newQueueModel(t, 5)
+	m.lastCT += 10_000_000
+	m.push(m.newRecord(m.lastCT)) // the ring's tail: everything older goes to the heap
+	cts := m.rng.Perm(3*qhSeg + 100)
+	var recs []uint32
+	for _, ct := range cts {
+		i := m.newRecord(m.lastCT - 1 - uint64(ct))
+		m.push(i)
+		recs = append(recs, i)
+	}
+	if m.q.heap.len() != len(recs) {
+		t.Fatalf("heap holds %d of %d requeued jobs", m.q.heap.len(), len(recs))
+	}
+	m.check()
+	for k, i := range recs {
+		if k%3 == 0 {
+			m.leave(i)
+		}
+	}
+	m.check()
+	for k := 0; k < 2*qhSeg; k++ {
+		want := m.want()[0]
+		if i := m.q.pop(&m.st); i != want {
+			t.Fatalf("pop %d = %d; want %d", k, i, want)
+		}
+		m.leave(want)
+	}
+	m.check()
+}
+
 // TestQueueDropsStaleHead: jobs leaving from the head (a backlog expiring
 // in order) leave no stale entries behind, so no compaction has to rescan
 // the ring for them.
@@ -528,8 +562,8 @@ func TestQueueHeapStaleReusedRecord(t *testing.T) {
 	for _, r := range []uint64{10, 20, 30, 25, 26, 35, 36} {
 		pushCT(r)
 	}
-	if len(m.q.heap) != 7 {
-		t.Fatalf("heap has %d entries; want 7", len(m.q.heap))
+	if m.q.heap.len() != 7 {
+		t.Fatalf("heap has %d entries; want 7", m.q.heap.len())
 	}
 	// Job 20 leaves the queue lazily; its record is freed and reused.
 	m.leave(rec[20])
