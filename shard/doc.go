@@ -29,7 +29,8 @@
 //     a heap for requeued ones, lazy removal) and the blocked-client FIFO.
 //   - qheap.go: that heap, in segments (a restart requeues a whole backlog
 //     into it, in random order), with reads of its first or last entries
-//     that do not sort or scan the job records of the whole heap.
+//     that do not sort or scan the job records of the whole heap, and
+//     removal in place for the incremental compaction.
 //   - fifo.go: that ring: one doubling ring up to 4,096 entries, then
 //     32 KiB segments, so a growing backlog never copies what it holds;
 //     stale entries left by removals are compacted a budget at a time

@@ -142,21 +142,17 @@ func (h *qheap) down(i int) {
 	*h.at(i) = e
 }
 
-// filter keeps the entries for which keep is true and restores the heap
-// order (O(len)).
-func (h *qheap) filter(keep func(e *hentry) bool) {
-	w := 0
-	for r := 0; r < h.n; r++ {
-		if e := h.at(r); keep(e) {
-			*h.at(w) = *e
-			w++
-		}
+// removeAt removes entry i, keeping the heap order: the last entry takes
+// its place and moves up or down (O(log len)).
+func (h *qheap) removeAt(i int) {
+	last := h.n - 1
+	if i != last {
+		*h.at(i) = *h.at(last)
 	}
-	for h.n > w {
-		h.dropLast()
-	}
-	for i := h.n/2 - 1; i >= 0; i-- {
+	h.dropLast()
+	if i < h.n {
 		h.down(i)
+		h.up(i)
 	}
 }
 

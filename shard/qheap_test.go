@@ -8,11 +8,11 @@ import (
 )
 
 // TestQHeapModel checks the segmented heap against a sorted slice through
-// random runs of pushes, pops, filters and resets that cross the first
+// random runs of pushes, pops, removals and resets that cross the first
 // segment's doubling and several segment boundaries both ways, and checks
 // smallest and largest against the model.
 func TestQHeapModel(t *testing.T) {
-	for seed := uint64(1); seed <= 20; seed++ {
+	for seed := uint64(1); seed <= 10; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 11))
 		var h qheap
 		var model []hentry // kept sorted
@@ -82,11 +82,14 @@ func TestQHeapModel(t *testing.T) {
 					model = model[1:]
 				}
 				check("pop")
-			case r < 9: // filter: drop a random residue class
-				m := uint32(2 + rng.IntN(4))
-				h.filter(func(e *hentry) bool { return e.idx%m != 0 })
-				model = slices.DeleteFunc(model, func(e hentry) bool { return e.idx%m == 0 })
-				check("filter")
+			case r < 9: // removals from anywhere (a compaction dropping stale entries)
+				for n := rng.IntN(min(h.len(), 400) + 1); n > 0; n-- {
+					i := rng.IntN(h.len())
+					e := *h.at(i)
+					h.removeAt(i)
+					model = slices.DeleteFunc(model, func(x hentry) bool { return x == e })
+				}
+				check("removeAt")
 			default:
 				h.reset(1024)
 				model = model[:0]

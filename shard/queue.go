@@ -19,8 +19,9 @@ import (
 // Removal from the middle (ACKJOB, DEQUEUE, WORKING, expiry of a queued job)
 // is lazy: the shard bumps the record's QVer, which makes its entry stale;
 // stale entries are skipped when popping and dropped by a compaction once
-// they outnumber live ones. The ring is compacted incrementally (cring): at
-// most compactBudget entries per removal, and a few per push, so no single
+// they outnumber live ones. Compactions are incremental: at most
+// compactBudget ring entries (cring) and a quarter of that many heap
+// entries (removed in place) per removal, and a few per push, so no single
 // step rescans a long queue. live is the true length (QLEN).
 type queue struct {
 	id     uint32
@@ -31,6 +32,7 @@ type queue struct {
 	ring   cring  // entries in CTime order, live or stale
 	tailCT uint64 // CTime of the last entry appended to the ring
 	heap   qheap  // entries that could not go to the ring, by (CTime, ID)
+	hscan  int    // heap compaction: 1 + the next position to check; 0 = none running
 	live   int
 
 	waiters []*waiter // FIFO; done waiters are skipped
@@ -90,12 +92,12 @@ func (q *queue) push(st *store, idx uint32) {
 	if q.ring.len() == 0 || j.CTime > q.tailCT {
 		q.ring.pushBack(e)
 		q.tailCT = j.CTime
-		if q.ring.compacting() {
-			q.compactStep(st, 2) // a compaction ends even if removals stop
-		}
-		return
+	} else {
+		q.heap.push(hentry{j.CTime, j.ID, idx, j.QVer})
 	}
-	q.heap.push(hentry{j.CTime, j.ID, idx, j.QVer})
+	if q.compacting() {
+		q.compactStep(st, 2) // a compaction ends even if removals stop
+	}
 }
 
 // dropped records that a queued job left the queue by other means than pop
@@ -112,6 +114,7 @@ func (q *queue) tidy(st *store) {
 		q.ring.reset(1024)
 		q.tailCT = 0
 		q.heap.reset(1024)
+		q.hscan = 0
 		return
 	}
 	// Stale entries at the head go at once, as pop would skip them: jobs
@@ -119,7 +122,7 @@ func (q *queue) tidy(st *store) {
 	// the oldest), and compacting for them rescans the whole ring in one
 	// step (27 ms at 4 million entries).
 	q.dropStaleHead(st)
-	if q.ring.compacting() {
+	if q.compacting() {
 		q.compactStep(st, compactBudget)
 		return
 	}
@@ -141,20 +144,26 @@ func (q *queue) dropStaleHead(st *store) {
 	}
 }
 
-// compact drops the heap's stale entries and starts compacting the ring
-// (its first step runs here, the rest in later removals and pushes). The
-// heap is filtered whole, in O(its length).
+// compact starts compacting the ring and the heap; the first step runs
+// here, the rest in later removals and pushes (tidy, push).
 func (q *queue) compact(st *store) {
 	q.ring.startCompact()
+	q.hscan = q.heap.len()
 	q.compactStep(st, compactBudget)
-	q.heap.filter(func(e *hentry) bool { return q.valid(st, qentry{e.idx, e.ver}) })
 }
 
+// compacting reports whether a compaction is under way.
+func (q *queue) compacting() bool { return q.ring.compacting() || q.hscan > 0 }
+
 // compactStep moves up to budget entries of the ring's unscanned part to
-// its compacted part, dropping the stale ones.
+// its compacted part, dropping the stale ones, and checks up to budget/4
+// heap entries (at least one), from its last position down, removing the
+// stale ones in place: the heap stays a heap, so pops and reads need not
+// know. Entries a pop or push moves across the cursor meanwhile may escape
+// this round; a later one, or a pop, drops them.
 func (q *queue) compactStep(st *store, budget int) {
 	r := &q.ring
-	for ; budget > 0 && r.rest.n > 0; budget-- {
+	for k := budget; k > 0 && r.rest.n > 0; k-- {
 		e := r.rest.front()
 		r.rest.popFront()
 		if q.valid(st, e) {
@@ -166,6 +175,19 @@ func (q *queue) compactStep(st *store, budget int) {
 		}
 	}
 	r.endIfDone()
+	for k := max(1, budget/4); k > 0 && q.hscan > 0; k-- {
+		p := min(q.hscan, q.heap.len()) - 1
+		if p < 0 {
+			q.hscan = 0
+			break
+		}
+		if e := q.heap.at(p); q.valid(st, qentry{e.idx, e.ver}) {
+			q.hscan = p // checked; on to the one below
+		} else {
+			q.heap.removeAt(p)
+			q.hscan = p + 1 // check what took its place
+		}
+	}
 }
 
 // pop removes and returns the oldest queued record, or 0. The record is

@@ -119,13 +119,13 @@ func (m *queueModel) check() {
 	}
 	// Stale entries are bounded by tidy: at most max(64, live) of them
 	// once no compaction is under way.
-	if stale := m.q.ring.len() + m.q.heap.len() - m.q.live; !m.q.ring.compacting() && stale > 64 && stale > m.q.live {
+	if stale := m.q.ring.len() + m.q.heap.len() - m.q.live; !m.q.compacting() && stale > 64 && stale > m.q.live {
 		m.t.Fatalf("%d stale entries for %d live ones: tidy did not compact", stale, m.q.live)
 	}
 	if r := &m.q.ring; !r.compacting() && (r.rest.segs != nil || r.rest.small != nil) {
 		m.t.Fatal("a finished compaction kept its scanned ring")
 	}
-	if m.q.live == 0 && (m.q.ring.len() != 0 || m.q.heap.len() != 0 || m.q.ring.done.head != 0 || m.q.ring.compacting()) {
+	if m.q.live == 0 && (m.q.ring.len() != 0 || m.q.heap.len() != 0 || m.q.ring.done.head != 0 || m.q.compacting()) {
 		m.t.Fatalf("empty queue not reset: size %d heap %d head %d", m.q.ring.len(), m.q.heap.len(), m.q.ring.done.head)
 	}
 }
@@ -215,7 +215,7 @@ func setCompactBudget(t *testing.T, n int) {
 
 // finishCompact runs a compaction in progress to its end.
 func finishCompact(q *queue, st *store) {
-	for q.ring.compacting() {
+	for q.compacting() {
 		q.compactStep(st, 1<<30)
 	}
 }
@@ -441,6 +441,52 @@ func TestQueueBigHeap(t *testing.T) {
 			t.Fatalf("pop %d = %d; want %d", k, i, want)
 		}
 		m.leave(want)
+	}
+	m.check()
+}
+
+// TestQueueHeapCompactionIncremental: a requeued backlog in the heap,
+// removed from in random order, is compacted a budget at a time: no step
+// drops more than budget/4 heap entries, the compaction spans many
+// removals, and when it ends the heap holds no stale entry it had when it
+// started.
+func TestQueueHeapCompactionIncremental(t *testing.T) {
+	const budget, n = 100, 5 * qhSeg
+	setCompactBudget(t, budget)
+	m := newQueueModel(t, 6)
+	m.lastCT += 10_000_000
+	m.push(m.newRecord(m.lastCT)) // the ring's tail: the rest goes to the heap
+	var recs []uint32
+	for _, ct := range m.rng.Perm(n) {
+		i := m.newRecord(m.lastCT - 1 - uint64(ct))
+		m.push(i)
+		recs = append(recs, i)
+	}
+	m.rng.Shuffle(len(recs), func(a, b int) { recs[a], recs[b] = recs[b], recs[a] })
+	steps := 0
+	for k, i := range recs[:n*3/4] {
+		before := m.q.heap.len()
+		m.leave(i)
+		if m.q.hscan > 0 {
+			steps++
+		}
+		if dropped := before - m.q.heap.len(); dropped > budget/4 {
+			t.Fatalf("removal %d dropped %d heap entries in one step; budget %d", k, dropped, budget/4)
+		}
+		if k%2048 == 0 {
+			m.check()
+		}
+	}
+	if steps < n/2/(budget/4)/2 {
+		t.Fatalf("heap compaction ran for %d removals only: not spread out", steps)
+	}
+	m.check()
+	m.q.compact(&m.st)
+	finishCompact(&m.q, &m.st)
+	for p := 0; p < m.q.heap.len(); p++ {
+		if e := m.q.heap.at(p); !m.q.valid(&m.st, qentry{e.idx, e.ver}) {
+			t.Fatalf("stale heap entry at %d after a finished compaction", p)
+		}
 	}
 	m.check()
 }
