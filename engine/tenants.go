@@ -131,7 +131,12 @@ func (e *Engine) tenantDeleted(t *tenant.Tenant) {
 	}
 	go func() {
 		for _, sh := range e.shards {
-			sh.Do(func(s *shard.Shard) { s.FlushTenant(idx) })
+			// In chunks: one op per AdminChunk records, the shard's other
+			// work runs in between.
+			for from, first := uint32(0), true; first || from != 0; first = false {
+				at := from
+				sh.Do(func(s *shard.Shard) { from = s.FlushTenant(idx, at, shard.AdminChunk) })
+			}
 		}
 		e.log.Info("tenant deleted: connections closed, jobs and queues dropped", "tenant", t.Name())
 	}()
@@ -184,9 +189,24 @@ func (b adminBackend) PurgeQueue(tn, queue string) (int64, error) {
 		return 0, err
 	}
 	sh := b.e.shards[shard.Of(shard.Slot(tn, []byte(queue)), len(b.e.shards))]
-	var n int64
-	sh.Do(func(s *shard.Shard) { n = s.PurgeQueue(idx, []byte(queue)) })
-	return n, nil
+	// In chunks of the oldest AdminChunk jobs, the shard's other work
+	// running in between; at most as many jobs as were queued at the
+	// first chunk, so producers adding as fast cannot keep it going.
+	var total int64
+	limit, want := int64(-1), shard.AdminChunk
+	for {
+		var n int64
+		var left int
+		sh.Do(func(s *shard.Shard) { n, left = s.PurgeQueue(idx, []byte(queue), want) })
+		total += n
+		if limit < 0 {
+			limit = n + int64(left)
+		}
+		if n == 0 || left == 0 || total >= limit {
+			return total, nil
+		}
+		want = int(min(int64(shard.AdminChunk), limit-total))
+	}
 }
 
 func (b adminBackend) TenantUsage(tn string) map[string]int64 {

@@ -11,19 +11,24 @@
 #            the restart, spread over the +-250 ms jitter).  N: 2000000
 #   qpeek    the same with RETRY 1, then the time of QPEEK 1, QPEEK -1 and
 #            JSCAN COUNT 10 QUEUE (redis-cli, its start-up included).
+#   purge    N jobs in one queue, purged by the admin API while QLEN of it
+#            is sent every ms.                               N: 2000000
+#   tenantdel N jobs of tenant acme, the tenant deleted by the admin API
+#            while QLEN of 8 default-tenant queues (on every shard) is sent
+#            every ms.                                       N: 2000000
 #
 # Binaries default to ./bin/disq-server. Example, before/after a change:
 #   scripts/backlog-bench.sh restart 3 /tmp/disq-old /tmp/disq-new
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mode=${1:?mode: randdel | restart | qpeek}; rounds=${2:-1}; shift $(( $# >= 2 ? 2 : $# ))
+mode=${1:?mode: randdel | restart | qpeek | purge | tenantdel}; rounds=${2:-1}; shift $(( $# >= 2 ? 2 : $# ))
 bins=("$@"); [ ${#bins[@]} -gt 0 ] || bins=(./bin/disq-server)
 make -s build
 probe=$(mktemp -d /tmp/backlog-probe.XXXXXX)/backlog-probe
 go build -o "$probe" ./scripts/backlog-probe
-port=27811
+port=27811; aport=27812
 pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; true' EXIT
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null || true' EXIT
 wait_up() { for _ in $(seq 400); do redis-cli -p $port ping >/dev/null 2>&1 && return; sleep 0.05; done; echo "server not up" >&2; exit 1; }
 start() { # bin dir flags...
   local bin=$1 dir=$2; shift 2
@@ -63,6 +68,29 @@ for r in $(seq "$rounds"); do
         echo -n "$c: $(echo "$e - $s" | bc) s; "
       done
       echo
+      ;;
+    purge)
+      n=${N:-2000000}
+      start "$bin" "$dir" --admin-port $aport
+      ./bin/disq-bench produce -p $port -c 50 -P 16 -n "$n" -d 20 --cleanup=false --progress never >/dev/null
+      "$probe" -a 127.0.0.1:$port -mode ping -q disq-bench -d 3s >"$dir/ping" & ping_pid=$!
+      sleep 0.5
+      s=$(date +%s.%N)
+      out=$(curl -s -X POST -H 'Content-Type: application/json' -d '{}' "http://127.0.0.1:$aport/v1/tenants/default/queues/disq-bench/purge")
+      e=$(date +%s.%N)
+      wait $ping_pid
+      echo "$out in $(echo "$e - $s" | bc) s; $(cat "$dir/ping")"
+      ;;
+    tenantdel)
+      n=${N:-2000000}
+      start "$bin" "$dir" --admin-port $aport
+      curl -s -X PUT -H 'Content-Type: application/json' -d '{"password":"pw-acme-123456"}' "http://127.0.0.1:$aport/v1/tenants/acme" >/dev/null
+      ./bin/disq-bench produce -p $port -c 50 -P 16 -n "$n" -d 20 --user acme --pass pw-acme-123456 --cleanup=false --progress never >/dev/null
+      "$probe" -a 127.0.0.1:$port -mode ping -q o1,o2,o3,o4,o5,o6,o7,o8 -d 3s >"$dir/ping" & ping_pid=$!
+      sleep 0.5
+      code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "http://127.0.0.1:$aport/v1/tenants/acme")
+      wait $ping_pid
+      echo "DELETE $code; $(cat "$dir/ping"); jobs left: $(curl -s "http://127.0.0.1:$aport/metrics" | awk '/^disq_shard_jobs/ {n += $2} END {print n}')"
       ;;
     *) echo "unknown mode $mode" >&2; exit 2 ;;
     esac

@@ -27,8 +27,9 @@ type Backend interface {
 	// sends the resulting state to the other nodes. It returns the
 	// resulting state. ErrNotFound and ErrUnavailable map to 404 and 503.
 	PauseQueue(tenant, queue, state string, bcast bool) (string, error)
-	// PurgeQueue deletes every job queued in tenant's queue on this node
-	// and returns how many it removed.
+	// PurgeQueue deletes the jobs queued in tenant's queue on this node,
+	// oldest first, as many as were queued when it started (in chunks:
+	// jobs queued meanwhile may go too), and returns how many it removed.
 	PurgeQueue(tenant, queue string) (int64, error)
 	// TenantUsage returns node-side figures the Registry does not count
 	// (e.g. "queued", "active" jobs from the shards); nil if none.

@@ -168,7 +168,8 @@
 //	POST   /v1/tenants/{name}/credentials                 {"password": "..."} or {} to generate
 //	POST   /v1/tenants/{name}/queues/{queue}/pause        {"state": "in|out|all", "bcast": bool}
 //	POST   /v1/tenants/{name}/queues/{queue}/resume       (same body)
-//	POST   /v1/tenants/{name}/queues/{queue}/purge
+//	POST   /v1/tenants/{name}/queues/{queue}/purge        deletes the queued jobs, oldest
+//	                                                      first, in chunks of 16,384
 //
 // PUT creates (201, password required) or replaces (200, password
 // optional: absent keeps it); the limits object, when sent, replaces the

@@ -5,8 +5,9 @@
 //	                                   5/8 of them in random order (pipelined
 //	                                   100 deep) while a second connection
 //	                                   sends QLEN q every millisecond
-//	backlog-probe -mode ping -d 5s -q Q -want N
-//	                                   QLEN Q every millisecond for d
+//	backlog-probe -mode ping -d 5s -q Q[,Q2...] -want N
+//	                                   QLEN Q (and Q2...) every millisecond
+//	                                   for d; want is compared with Q's
 //	backlog-probe -mode slowlog        the slow log's entries and longest
 //
 // Both print the longest QLEN round trip: how long the queue's shard
@@ -86,13 +87,19 @@ func (p *pinger) run(addr, q, want string, stop func() bool) {
 	r, w := dial(addr)
 	t0 := time.Now()
 	p.reached.Store(-1)
+	qs := strings.Split(q, ",") // several queues: one on each shard
 	for !stop() {
 		t1 := time.Now()
-		send(w, "QLEN", q)
+		for _, q := range qs {
+			send(w, "QLEN", q)
+		}
 		if err := w.Flush(); err != nil {
 			fail(err)
 		}
 		got := reply(r)
+		for range qs[1:] {
+			reply(r)
+		}
 		if d := int64(time.Since(t1)); d > p.worst.Load() {
 			p.worst.Store(d)
 		}
@@ -107,7 +114,7 @@ func main() {
 	addr := flag.String("a", "127.0.0.1:7711", "server address")
 	mode := flag.String("mode", "ping", "randdel | ping")
 	n := flag.Int("n", 4<<20, "randdel: jobs to queue")
-	q := flag.String("q", "q", "ping: the queue")
+	q := flag.String("q", "q", "ping: the queue, or a comma-separated list")
 	want := flag.String("want", "", "ping: report when QLEN first answers this")
 	d := flag.Duration("d", 5*time.Second, "ping: how long")
 	flag.Parse()
@@ -116,11 +123,15 @@ func main() {
 	case "ping":
 		t0 := time.Now()
 		p.run(*addr, *q, *want, func() bool { return time.Since(t0) > *d })
-		reached := "never"
-		if v := p.reached.Load(); v >= 0 {
-			reached = fmt.Sprintf("%.2fs", time.Duration(v).Seconds())
+		fmt.Printf("longest QLEN %.2f ms", float64(p.worst.Load())/1e6)
+		if *want != "" {
+			reached := "never"
+			if v := p.reached.Load(); v >= 0 {
+				reached = fmt.Sprintf("%.2fs", time.Duration(v).Seconds())
+			}
+			fmt.Printf("; QLEN %s reached after %s", *want, reached)
 		}
-		fmt.Printf("longest QLEN %.2f ms; QLEN %s reached after %s\n", float64(p.worst.Load())/1e6, *want, reached)
+		fmt.Println()
 	case "randdel":
 		randdel(*addr, *n, &p)
 	case "slowlog":
