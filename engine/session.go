@@ -249,9 +249,11 @@ func (s *Session) complete(r *shard.Reply, data []byte) {
 	if sl.state != slotWaiting {
 		return
 	}
-	if r.Usec != 0 && int(sl.cmd) < len(s.ls.stats.cmds) {
+	// An op that took under a microsecond has Usec 0: still logged when
+	// the threshold is 0 (slowlog-log-slower-than 0 logs every command).
+	if t := s.e.recordMicros.Load(); (r.Usec != 0 || t == 0) && int(sl.cmd) < len(s.ls.stats.cmds) {
 		s.ls.stats.cmds[sl.cmd].usec.Add(int64(r.Usec))
-		if t := s.e.recordMicros.Load(); t >= 0 && int64(r.Usec) >= t && len(sl.argv) > 0 {
+		if t >= 0 && int64(r.Usec) >= t && len(sl.argv) > 0 {
 			s.e.record(s.e.cmdList[sl.cmd], decodeArgv(sl.argv), time.Duration(r.Usec)*time.Microsecond)
 		}
 	}
