@@ -131,12 +131,9 @@ func (e *Engine) tenantDeleted(t *tenant.Tenant) {
 	}
 	go func() {
 		for _, sh := range e.shards {
-			// In chunks: one op per AdminChunk records, the shard's other
-			// work runs in between.
-			for from, first := uint32(0), true; first || from != 0; first = false {
-				at := from
-				sh.Do(func(s *shard.Shard) { from = s.FlushTenant(idx, at, shard.AdminChunk) })
-			}
+			doChunks(sh, func(s *shard.Shard, from uint32) uint32 {
+				return s.FlushTenant(idx, from, shard.AdminChunk)
+			})
 		}
 		e.log.Info("tenant deleted: connections closed, jobs and queues dropped", "tenant", t.Name())
 	}()
@@ -216,9 +213,10 @@ func (b adminBackend) TenantUsage(tn string) map[string]int64 {
 	}
 	var q, a, k int64
 	for _, sh := range b.e.shards {
-		sh.Do(func(s *shard.Shard) {
-			x, y, z := s.TenantJobs(idx)
+		doChunks(sh, func(s *shard.Shard, from uint32) uint32 {
+			x, y, z, next := s.TenantJobs(idx, from, shard.AdminChunk)
 			q, a, k = q+x, a+y, k+z
+			return next
 		})
 	}
 	return map[string]int64{"jobs_queued": q, "jobs_active": a, "jobs_acked": k}
@@ -266,13 +264,27 @@ func (b adminBackend) WriteMetrics(w io.Writer) {
 func (e *Engine) queueStats(dst []tenant.QueueStat) []tenant.QueueStat {
 	var buf []shard.QueueStat
 	for _, sh := range e.shards {
-		sh.Do(func(s *shard.Shard) { buf = s.QueueStats(buf) })
+		var pos map[uint32]int
+		sh.Do(func(s *shard.Shard) { buf, pos = s.QueueStats(buf) })
+		doChunks(sh, func(s *shard.Shard, from uint32) uint32 {
+			return s.QueueWalk(buf, pos, from, shard.AdminChunk)
+		})
 	}
 	for _, q := range buf {
 		dst = append(dst, tenant.QueueStat{Tenant: q.Tenant, Queue: q.Queue, Depth: q.Depth,
 			InFlight: q.InFlight, OldestAge: q.OldestAge, Redeliveries: q.Redeliveries})
 	}
 	return dst
+}
+
+// doChunks runs fn on sh's goroutine, one shard op per call, from record
+// index 0 until fn returns 0 (the index to resume from), so a walk over
+// millions of records lets the shard's other work run in between.
+func doChunks(sh *shard.Shard, fn func(s *shard.Shard, from uint32) uint32) {
+	for from, first := uint32(0), true; first || from != 0; first = false {
+		at := from
+		sh.Do(func(s *shard.Shard) { from = fn(s, at) })
+	}
 }
 
 var _ = time.Second

@@ -16,12 +16,14 @@
 #   tenantdel N jobs of tenant acme, the tenant deleted by the admin API
 #            while QLEN of 8 default-tenant queues (on every shard) is sent
 #            every ms.                                       N: 2000000
+#   scrape   N jobs in one queue; 5 times GET /metrics and the tenant's
+#            usage while QLEN of it is sent every ms.      N: 2000000
 #
 # Binaries default to ./bin/disq-server. Example, before/after a change:
 #   scripts/backlog-bench.sh restart 3 /tmp/disq-old /tmp/disq-new
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mode=${1:?mode: randdel | restart | qpeek | purge | tenantdel}; rounds=${2:-1}; shift $(( $# >= 2 ? 2 : $# ))
+mode=${1:?mode: randdel | restart | qpeek | purge | tenantdel | scrape}; rounds=${2:-1}; shift $(( $# >= 2 ? 2 : $# ))
 bins=("$@"); [ ${#bins[@]} -gt 0 ] || bins=(./bin/disq-server)
 make -s build
 probe=$(mktemp -d /tmp/backlog-probe.XXXXXX)/backlog-probe
@@ -91,6 +93,24 @@ for r in $(seq "$rounds"); do
       code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "http://127.0.0.1:$aport/v1/tenants/acme")
       wait $ping_pid
       echo "DELETE $code; $(cat "$dir/ping"); jobs left: $(curl -s "http://127.0.0.1:$aport/metrics" | awk '/^disq_shard_jobs/ {n += $2} END {print n}')"
+      ;;
+    scrape)
+      n=${N:-2000000}
+      start "$bin" "$dir" --admin-port $aport
+      ./bin/disq-bench produce -p $port -c 50 -P 16 -n "$n" -d 20 --cleanup=false --progress never >/dev/null
+      "$probe" -a 127.0.0.1:$port -mode ping -q disq-bench -d 3s >"$dir/ping" & ping_pid=$!
+      sleep 0.5
+      took=
+      for _ in 1 2 3 4 5; do
+        s=$(date +%s.%N)
+        curl -s "http://127.0.0.1:$aport/metrics" >/dev/null
+        curl -s "http://127.0.0.1:$aport/v1/tenants/default/usage" >/dev/null
+        e=$(date +%s.%N)
+        took="$took $(echo "$e - $s" | bc)"
+        sleep 0.2
+      done
+      wait $ping_pid
+      echo "metrics + usage (s):$took; $(cat "$dir/ping")"
       ;;
     *) echo "unknown mode $mode" >&2; exit 2 ;;
     esac

@@ -40,10 +40,11 @@ func (s *Shard) PauseQueue(tenant uint16, name []byte, state uint8, set, bcast b
 }
 
 // AdminChunk is how many jobs one call of PurgeQueue deletes, and how many
-// records one call of FlushTenant visits: the admin API calls them in a
-// loop (each call one op of the shard), so a purge of millions of jobs
-// does not stop the shard's other queues and tenants for its whole length
-// (2,000,000 jobs at once took 0.32 s).
+// records one call of FlushTenant, QueueWalk or TenantJobs visits: the
+// admin API and the metrics call them in a loop (each call one op of the
+// shard), so a purge of millions of jobs, or a scrape walking them, does
+// not stop the shard's other queues and tenants for its whole length
+// (purging 2,000,000 jobs at once took 0.32 s).
 const AdminChunk = 16384
 
 // PurgeQueue deletes up to max of the oldest jobs queued in a queue and
@@ -81,8 +82,7 @@ func (s *Shard) FlushTenant(tenant uint16, from uint32, budget int) uint32 {
 			}
 		}
 	}
-	seen := 0
-	next := s.st.each(from, func(i uint32, j *job.Job) bool {
+	next := s.eachChunk(from, budget, func(i uint32, j *job.Job) {
 		if j.Tenant == tenant {
 			if r := s.repls[i]; r != nil {
 				s.replFail(i, j, r, ErrRemoved)
@@ -90,8 +90,6 @@ func (s *Shard) FlushTenant(tenant uint16, from uint32, budget int) uint32 {
 				_, _ = s.apply(i, j, job.Event{Kind: job.EvDelete})
 			}
 		}
-		seen++
-		return seen < budget
 	})
 	if next != 0 {
 		return next
@@ -115,10 +113,10 @@ type QueueStat struct {
 	Redeliveries uint64
 }
 
-// QueueStats appends this shard's queue figures to dst. Shard goroutine
-// only (it walks the job records once).
-func (s *Shard) QueueStats(dst []QueueStat) []QueueStat {
-	start := len(dst)
+// QueueStats appends this shard's queue figures to dst: depth and the
+// oldest job's age (O(queues)). It returns where each queue landed in dst,
+// by queue ID, for QueueWalk. Shard goroutine only.
+func (s *Shard) QueueStats(dst []QueueStat) ([]QueueStat, map[uint32]int) {
 	pos := make(map[uint32]int, len(s.queues))
 	for _, q := range s.queues {
 		pos[q.id] = len(dst)
@@ -132,21 +130,32 @@ func (s *Shard) QueueStats(dst []QueueStat) []QueueStat {
 		}
 		dst = append(dst, st)
 	}
-	s.st.each(0, func(i uint32, j *job.Job) bool {
-		if k, ok := pos[j.Queue]; ok && k >= start {
+	return dst, pos
+}
+
+// QueueWalk adds the in-flight and redelivery counts of the job records
+// from index from to the entries of dst that pos names, visiting at most
+// budget records, and returns where the next call resumes (0: done). The
+// metrics call it in chunks (a walk of millions of records in one op
+// stalled the shard at every scrape); a queue dropped and its ID reused
+// between two chunks may see a few counts land on the old entry.
+// Shard goroutine only.
+func (s *Shard) QueueWalk(dst []QueueStat, pos map[uint32]int, from uint32, budget int) uint32 {
+	return s.eachChunk(from, budget, func(i uint32, j *job.Job) {
+		if k, ok := pos[j.Queue]; ok {
 			if j.State == job.Active {
 				dst[k].InFlight++
 			}
 			dst[k].Redeliveries += uint64(j.AddDel)
 		}
-		return true
 	})
-	return dst
 }
 
-// TenantJobs counts a tenant's jobs by state on this shard.
-func (s *Shard) TenantJobs(tenant uint16) (queued, active, acked int64) {
-	s.st.each(0, func(i uint32, j *job.Job) bool {
+// TenantJobs counts a tenant's jobs by state among the records from index
+// from, visiting at most budget of them, and returns where the next call
+// resumes (0: done). Shard goroutine only.
+func (s *Shard) TenantJobs(tenant uint16, from uint32, budget int) (queued, active, acked int64, next uint32) {
+	next = s.eachChunk(from, budget, func(i uint32, j *job.Job) {
 		if j.Tenant == tenant {
 			switch j.State {
 			case job.Queued:
@@ -157,7 +166,18 @@ func (s *Shard) TenantJobs(tenant uint16) (queued, active, acked int64) {
 				acked++
 			}
 		}
-		return true
 	})
 	return
+}
+
+// eachChunk calls fn for the records in use from index from (0: the
+// first), at most budget of them, and returns where the next chunk starts
+// (0: the end was reached).
+func (s *Shard) eachChunk(from uint32, budget int, fn func(i uint32, j *job.Job)) uint32 {
+	seen := 0
+	return s.st.each(from, func(i uint32, j *job.Job) bool {
+		fn(i, j)
+		seen++
+		return seen < budget
+	})
 }

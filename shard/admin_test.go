@@ -87,3 +87,52 @@ func TestFlushTenantChunks(t *testing.T) {
 		t.Fatalf("tenant 0's QLEN %d after tenant 1's flush; want 5", h.qlen(0, "q"))
 	}
 }
+
+// TestWalksInChunks: the metrics' per-queue walk and the per-tenant count
+// give the same figures in chunks of one record as in one go.
+func TestWalksInChunks(t *testing.T) {
+	h := newHarness(t)
+	for k := 0; k < 6; k++ {
+		h.addJobOpts(0, "a", "x", 0, 30, 3600)
+		h.addJobOpts(1, "b", "y", 0, 30, 3600)
+	}
+	h.getNoHang(2, "a") // two of queue a's jobs in flight
+	queueFigures := func(budget int) []QueueStat {
+		dst, pos := h.s.QueueStats(nil)
+		calls := 0
+		for from, first := uint32(0), true; first || from != 0; first = false {
+			from = h.s.QueueWalk(dst, pos, from, budget)
+			calls++
+		}
+		if budget == 1 && calls < 12 {
+			t.Fatalf("QueueWalk with a budget of 1 finished in %d calls for 12 records", calls)
+		}
+		return dst
+	}
+	whole, chunked := queueFigures(1<<30), queueFigures(1)
+	if len(whole) != 2 || len(chunked) != 2 {
+		t.Fatalf("%d and %d queues; want 2", len(whole), len(chunked))
+	}
+	for k := range whole {
+		if whole[k] != chunked[k] {
+			t.Fatalf("queue %s: %+v in one go, %+v in chunks", whole[k].Queue, whole[k], chunked[k])
+		}
+		if whole[k].Queue == "a" && (whole[k].InFlight != 2 || whole[k].Depth != 4) {
+			t.Fatalf("queue a: %+v; want 2 in flight, depth 4", whole[k])
+		}
+	}
+	tenantFigures := func(tenant uint16, budget int) [3]int64 {
+		var sum [3]int64
+		for from, first := uint32(0), true; first || from != 0; first = false {
+			var q, a, k int64
+			q, a, k, from = h.s.TenantJobs(tenant, from, budget)
+			sum[0], sum[1], sum[2] = sum[0]+q, sum[1]+a, sum[2]+k
+		}
+		return sum
+	}
+	for tn, want := range map[uint16][3]int64{0: {4, 2, 0}, 1: {6, 0, 0}} {
+		if got, one := tenantFigures(tn, 1<<30), tenantFigures(tn, 1); got != want || one != want {
+			t.Fatalf("tenant %d: %v in one go, %v in chunks; want %v", tn, got, one, want)
+		}
+	}
+}
