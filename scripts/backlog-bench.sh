@@ -38,6 +38,15 @@ start() { # bin dir flags...
   pid=$!
   wait_up
 }
+fill_ping() { # bin dir n queues [produce flags...]: fill with the admin API on, then QLEN of queues every ms for 3 s in the background
+  local bin=$1 dir=$2 n=$3 qs=$4; shift 4
+  start "$bin" "$dir" --admin-port $aport
+  [ "$#" -eq 0 ] || curl -s -X PUT -H 'Content-Type: application/json' -d '{"password":"pw-acme-123456"}' "http://127.0.0.1:$aport/v1/tenants/acme" >/dev/null
+  ./bin/disq-bench produce -p $port -c 50 -P 16 -n "$n" -d 20 --cleanup=false --progress never "$@" >/dev/null
+  "$probe" -a 127.0.0.1:$port -mode ping -q "$qs" -d 3s >"$dir/ping" &
+  ping_pid=$!
+  sleep 0.5
+}
 fill_restart() { # bin dir n retry: fill, clean stop, restart
   start "$1" "$2" --appendonly yes
   ./bin/disq-bench produce -p $port -c 50 -P 16 -n "$3" -d 20 --retry "$4" --cleanup=false --progress never >/dev/null
@@ -72,11 +81,7 @@ for r in $(seq "$rounds"); do
       echo
       ;;
     purge)
-      n=${N:-2000000}
-      start "$bin" "$dir" --admin-port $aport
-      ./bin/disq-bench produce -p $port -c 50 -P 16 -n "$n" -d 20 --cleanup=false --progress never >/dev/null
-      "$probe" -a 127.0.0.1:$port -mode ping -q disq-bench -d 3s >"$dir/ping" & ping_pid=$!
-      sleep 0.5
+      fill_ping "$bin" "$dir" "${N:-2000000}" disq-bench
       s=$(date +%s.%N)
       out=$(curl -s -X POST -H 'Content-Type: application/json' -d '{}' "http://127.0.0.1:$aport/v1/tenants/default/queues/disq-bench/purge")
       e=$(date +%s.%N)
@@ -84,22 +89,13 @@ for r in $(seq "$rounds"); do
       echo "$out in $(echo "$e - $s" | bc) s; $(cat "$dir/ping")"
       ;;
     tenantdel)
-      n=${N:-2000000}
-      start "$bin" "$dir" --admin-port $aport
-      curl -s -X PUT -H 'Content-Type: application/json' -d '{"password":"pw-acme-123456"}' "http://127.0.0.1:$aport/v1/tenants/acme" >/dev/null
-      ./bin/disq-bench produce -p $port -c 50 -P 16 -n "$n" -d 20 --user acme --pass pw-acme-123456 --cleanup=false --progress never >/dev/null
-      "$probe" -a 127.0.0.1:$port -mode ping -q o1,o2,o3,o4,o5,o6,o7,o8 -d 3s >"$dir/ping" & ping_pid=$!
-      sleep 0.5
+      fill_ping "$bin" "$dir" "${N:-2000000}" o1,o2,o3,o4,o5,o6,o7,o8 --user acme --pass pw-acme-123456
       code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "http://127.0.0.1:$aport/v1/tenants/acme")
       wait $ping_pid
       echo "DELETE $code; $(cat "$dir/ping"); jobs left: $(curl -s "http://127.0.0.1:$aport/metrics" | awk '/^disq_shard_jobs/ {n += $2} END {print n}')"
       ;;
     scrape)
-      n=${N:-2000000}
-      start "$bin" "$dir" --admin-port $aport
-      ./bin/disq-bench produce -p $port -c 50 -P 16 -n "$n" -d 20 --cleanup=false --progress never >/dev/null
-      "$probe" -a 127.0.0.1:$port -mode ping -q disq-bench -d 3s >"$dir/ping" & ping_pid=$!
-      sleep 0.5
+      fill_ping "$bin" "$dir" "${N:-2000000}" disq-bench
       took=
       for _ in 1 2 3 4 5; do
         s=$(date +%s.%N)
