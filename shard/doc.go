@@ -37,11 +37,6 @@
 //     (cring), so a long queue is never rescanned in one step.
 //   - stack.go: the free lists of records and body slots, which grow by
 //     chunks for the same reason.
-//   - hugemem.go: where record pages and body chunks come from: 64 MiB
-//     anonymous mappings outside the Go heap, advised for huge pages; once
-//     a shard has used 16 MiB, a goroutine keeps the pages ahead of its
-//     next allocation resident (MADV_POPULATE_WRITE), so a growing shard
-//     does not stop for the first touch of each page.
 //
 // # A step
 //
