@@ -5,10 +5,18 @@
 # (disq-bench), rounds interleaved, a fresh server per run. Prints per run:
 # label jobs/s p50_ms p99_ms errors bytes_per_job(dir, after a clean stop) server_cpu_us_per_job
 # mean_fsync_us (disq with the log on: INFO aof_fsync_usec / aof_fsyncs; else 0)
+# WARM=1 (the default) runs scripts/memwarm before each server starts, so
+# every run finds memory its VM host has backed (see memwarm's comment: on
+# the benchmark machine memory freed for 2 s costs 4-5 ms per 2 MiB to touch
+# again, so without it a run's speed depends on how long ago the previous
+# run ended, and on how much memory that run used). WARM=0 leaves it out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}; n=${2:-500000}
 make -s build
+warm=${WARM:-1}
+memwarm=$(mktemp -d /tmp/memwarm.XXXXXX)/memwarm
+go build -o "$memwarm" ./scripts/memwarm
 out=${OUT:-/tmp/aof-bench.results}; : >"$out"
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
 tck=$(getconf CLK_TCK)
@@ -17,6 +25,7 @@ wait_up() { for i in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && re
 run() { # label kind(disq|redis) flags...
   local label=$1 kind=$2; shift 2
   local dir; dir=$(mktemp -d /tmp/aofbench.XXXXXX)
+  if [ "$warm" = 1 ]; then "$memwarm" -mib "${WARM_MIB:-256}"; fi
   if [ "$kind" = disq ]; then
     ./bin/disq-server --port $port --bind 127.0.0.1 --dir "$dir" --admin-port 0 "$@" >"$dir/log" 2>&1 &
   else
