@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 func fileLen(t *testing.T, p string) int64 {
@@ -111,18 +112,39 @@ func settleFill(w *Writer) {
 }
 
 // TestPreallocationManyChunks: with a small chunk the filler runs dozens
-// of times while records keep coming, with both policies; the data never
-// meets a fill (every record loads back), the file never has a hole of
-// zeros inside the data, and a clean Close leaves exactly the data.
+// of times while records keep coming, under always and while the policy
+// switches between always and everysec; the data never meets a fill
+// (every record loads back), the file never has a hole of zeros inside the
+// data, and a clean Close leaves exactly the data.
 func TestPreallocationManyChunks(t *testing.T) {
-	for _, pol := range []Fsync{FsyncAlways, FsyncEverysec} {
-		t.Run(pol.String(), func(t *testing.T) {
+	for _, switching := range []bool{false, true} {
+		name := "always"
+		if switching {
+			name = "switching"
+		}
+		t.Run(name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "a.aof")
-			w := openTest(t, Options{Path: p, Fsync: pol, Preallocate: 16 << 10})
-			rng := rand.New(rand.NewPCG(9, uint64(pol)))
+			w := openTest(t, Options{Path: p, Fsync: FsyncAlways, Preallocate: 16 << 10})
+			rng := rand.New(rand.NewPCG(9, uint64(len(name))))
 			want := model{}
 			var wg sync.WaitGroup
 			var mu sync.Mutex
+			stop := make(chan struct{})
+			var toggles sync.WaitGroup
+			if switching {
+				toggles.Add(1)
+				go func() {
+					defer toggles.Done()
+					for k := 0; ; k++ {
+						select {
+						case <-stop:
+							return
+						case <-time.After(200 * time.Microsecond):
+						}
+						w.SetFsync([]Fsync{FsyncEverysec, FsyncAlways}[k%2])
+					}
+				}()
+			}
 			for prod := 0; prod < 4; prod++ {
 				wg.Add(1)
 				go func() {
@@ -142,12 +164,14 @@ func TestPreallocationManyChunks(t *testing.T) {
 				}()
 			}
 			wg.Wait()
+			close(stop)
+			toggles.Wait()
 			size := w.Stats().CurrentSize
 			if size < 16*(16<<10) {
 				t.Fatalf("only %d bytes written: too few chunks to test", size)
 			}
 			settleFill(w)
-			if n := fileLen(t, p); n <= size || n > size+2*(16<<10) {
+			if n := fileLen(t, p); !switching && (n <= size || n > size+2*(16<<10)) {
 				t.Fatalf("file %d bytes with %d of data; want zeros ahead, at most two chunks", n, size)
 			}
 			if err := w.Close(); err != nil {
@@ -162,5 +186,51 @@ func TestPreallocationManyChunks(t *testing.T) {
 				t.Fatalf("load: %+v", st)
 			}
 		})
+	}
+}
+
+// TestPreallocationOnlyUnderAlways: the zeros ahead make always's fsyncs
+// cheaper and are not written under everysec (they would double its
+// writes); a switch to always at run time starts them, a switch back stops
+// them once the data has passed the zeros already written.
+func TestPreallocationOnlyUnderAlways(t *testing.T) {
+	const chunk = 16 << 10
+	p := filepath.Join(t.TempDir(), "a.aof")
+	w := openTest(t, Options{Path: p, Fsync: FsyncEverysec, Preallocate: chunk})
+	rng := rand.New(rand.NewPCG(10, 10))
+	want := model{}
+	seq := 0
+	write := func(bytes int64) {
+		t.Helper()
+		for end := w.Stats().CurrentSize + bytes; w.Stats().CurrentSize < end; seq++ {
+			j := makeJob(rng, 0, seq)
+			if err := appendSync(w, 0, AppendLoadJob(nil, &j), 1); err != nil {
+				t.Fatal(err)
+			}
+			want[j.ID] = cloneJob(j)
+		}
+		settleFill(w)
+	}
+	write(4 * chunk)
+	if size, n := w.Stats().CurrentSize, fileLen(t, p); n != size {
+		t.Fatalf("everysec: file %d bytes with %d of data; want no zeros ahead", n, size)
+	}
+	w.SetFsync(FsyncAlways)
+	write(4 * chunk)
+	if size, n := w.Stats().CurrentSize, fileLen(t, p); n <= size || n > size+2*chunk {
+		t.Fatalf("always: file %d bytes with %d of data; want zeros ahead, at most two chunks", n, size)
+	}
+	w.SetFsync(FsyncEverysec)
+	write(4 * chunk)
+	if size, n := w.Stats().CurrentSize, fileLen(t, p); n != size {
+		t.Fatalf("back to everysec: file %d bytes with %d of data; want no zeros ahead", n, size)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, st := loadModel(t, p, LoadOptions{})
+	compareModels(t, got, want)
+	if st.ZeroTail != 0 || st.TruncatedBytes != 0 {
+		t.Fatalf("load: %+v", st)
 	}
 }
