@@ -52,15 +52,23 @@ run() { # label kind(disq|redis) flags...
   echo "$line" | awk -F, -v l="$label" -v b="$bytes" -v n="$n" -v c=$((c1-c0)) -v t="$tck" -v f="$fs" \
     '{printf "%s %s %s %s %s %.1f %.2f %s\n", l, $15, $18, $20, $16, b/n, c*1e6/t/n, f}' | tee -a "$out"
 }
+configs=(
+  "disq-mem disq"
+  "disq-everysec disq --appendonly yes --appendfsync everysec --aof-compression none"
+  "disq-always disq --appendonly yes --appendfsync always --aof-compression none"
+  "disq-everysec-s2 disq --appendonly yes --appendfsync everysec --aof-compression s2"
+  "disq-always-s2 disq --appendonly yes --appendfsync always --aof-compression s2"
+  "redis-mem redis --appendonly no"
+  "redis-always redis --appendonly yes --appendfsync always"
+)
+# Each round starts one configuration later, so none always runs right
+# after the same other one.
 for r in $(seq "$rounds"); do
   echo "# round $r (load $(cut -d' ' -f1 /proc/loadavg))" >&2
-  run disq-mem      disq
-  run disq-everysec disq --appendonly yes --appendfsync everysec --aof-compression none
-  run disq-always   disq --appendonly yes --appendfsync always --aof-compression none
-  run disq-everysec-s2 disq --appendonly yes --appendfsync everysec --aof-compression s2
-  run disq-always-s2 disq --appendonly yes --appendfsync always --aof-compression s2
-  run redis-mem     redis --appendonly no
-  run redis-always  redis --appendonly yes --appendfsync always
+  for k in $(seq 0 $((${#configs[@]} - 1))); do
+    # shellcheck disable=SC2086 # a configuration is its words
+    run ${configs[$(((r - 1 + k) % ${#configs[@]}))]}
+  done
 done
 # Medians per configuration and the ratios the issue asks for.
 echo
