@@ -15,7 +15,9 @@ cd "$(dirname "$0")/.."
 rounds=${1:-5}; n=${2:-500000}
 make -s build
 warm=${WARM:-1}
-memwarm=$(mktemp -d /tmp/memwarm.XXXXXX)/memwarm
+memdir=$(mktemp -d /tmp/memwarm.XXXXXX)
+trap 'rm -rf "$memdir"' EXIT
+memwarm=$memdir/memwarm
 go build -o "$memwarm" ./scripts/memwarm
 out=${OUT:-/tmp/aof-bench.results}; : >"$out"
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
