@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"disq/shard"
 	"disq/tenant"
@@ -286,5 +285,3 @@ func doChunks(sh *shard.Shard, fn func(s *shard.Shard, from uint32) uint32) {
 		sh.Do(func(s *shard.Shard) { from = fn(s, at) })
 	}
 }
-
-var _ = time.Second

@@ -131,17 +131,18 @@ func TestPreallocationManyChunks(t *testing.T) {
 			var mu sync.Mutex
 			stop := make(chan struct{})
 			var toggles sync.WaitGroup
+			switches := 0
 			if switching {
 				toggles.Add(1)
 				go func() {
 					defer toggles.Done()
-					for k := 0; ; k++ {
+					for ; ; switches++ {
 						select {
 						case <-stop:
 							return
 						case <-time.After(200 * time.Microsecond):
 						}
-						w.SetFsync([]Fsync{FsyncEverysec, FsyncAlways}[k%2])
+						w.SetFsync([]Fsync{FsyncEverysec, FsyncAlways}[switches%2])
 					}
 				}()
 			}
@@ -166,6 +167,9 @@ func TestPreallocationManyChunks(t *testing.T) {
 			wg.Wait()
 			close(stop)
 			toggles.Wait()
+			if switching && switches < 4 {
+				t.Fatalf("the policy switched %d times while the producers wrote; want several", switches)
+			}
 			size := w.Stats().CurrentSize
 			if size < 16*(16<<10) {
 				t.Fatalf("only %d bytes written: too few chunks to test", size)
